@@ -1,0 +1,16 @@
+"""The API function's entry point (template.yaml: Handler app.api.handler.handler)."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from app.api.main import app
+from app.lambda_runtime.adapter import PostResponseHandler
+from app.observability import logger
+
+adapter = PostResponseHandler(app)
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return adapter(event, context)

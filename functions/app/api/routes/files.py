@@ -1,0 +1,61 @@
+"""File processing: heavy work, so it goes to the task queue instead of BackgroundTasks."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import AfterValidator, BaseModel, Field
+
+from app.api.deps import Tasks
+from app.files.keys import check_upload_key
+from app.files.processing import ProcessFileArguments, process_file
+from app.tasks.sender import MAX_DELAY_SECONDS, TaskRequest
+
+router = APIRouter(tags=["files"])
+
+UploadKey = Annotated[str, AfterValidator(check_upload_key)]
+DelaySeconds = Annotated[int, Field(ge=0, le=MAX_DELAY_SECONDS)]
+
+
+class Accepted(BaseModel):
+    message: str
+    task_id: str
+    status_url: str
+
+
+class AcceptedMany(BaseModel):
+    message: str
+    task_ids: list[str]
+
+
+class ProcessMany(BaseModel):
+    file_paths: list[UploadKey] = Field(min_length=1, max_length=100)
+    delay_seconds: DelaySeconds = 0
+
+
+@router.post("/process/", status_code=status.HTTP_202_ACCEPTED)
+def process_upload(
+    file_path: Annotated[UploadKey, Query()],
+    tasks: Tasks,
+    request: Request,
+    response: Response,
+    delay_seconds: Annotated[DelaySeconds, Query()] = 0,
+) -> Accepted:
+    """Queue the processing of one upload; poll the returned status URL for the result."""
+    task_id = tasks.send(
+        process_file, ProcessFileArguments(file_path=file_path), delay_seconds=delay_seconds
+    )
+    status_url = f"{request.scope.get('root_path', '')}/tasks/{task_id}"
+    response.headers["Location"] = status_url
+    return Accepted(message="Processing started", task_id=task_id, status_url=status_url)
+
+
+@router.post("/process/batch", status_code=status.HTTP_202_ACCEPTED)
+def process_uploads(body: ProcessMany, tasks: Tasks) -> AcceptedMany:
+    """Queue the processing of several uploads in as few SQS calls as possible."""
+    task_ids = tasks.send_many(
+        [
+            TaskRequest(process_file, ProcessFileArguments(file_path=path), body.delay_seconds)
+            for path in body.file_paths
+        ]
+    )
+    return AcceptedMany(message="Processing started", task_ids=task_ids)

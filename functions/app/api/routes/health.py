@@ -1,0 +1,11 @@
+"""Liveness, for load balancers and smoke tests."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+def health() -> dict[str, str]:
+    """The service is up."""
+    return {"status": "ok"}

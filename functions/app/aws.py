@@ -1,0 +1,42 @@
+"""boto3 clients, created once per process and shared by every request on a warm Lambda.
+
+The endpoint comes from boto3's own ``AWS_ENDPOINT_URL`` support, so the same code talks to
+the embedded local stack, to moto in tests, or to AWS.
+"""
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+import boto3
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_ses import SESClient
+    from mypy_boto3_sqs import SQSClient
+
+
+@cache
+def sqs() -> "SQSClient":
+    return boto3.client("sqs")
+
+
+@cache
+def dynamodb() -> "DynamoDBClient":
+    return boto3.client("dynamodb")
+
+
+@cache
+def s3() -> "S3Client":
+    return boto3.client("s3")
+
+
+@cache
+def ses() -> "SESClient":
+    return boto3.client("ses")
+
+
+def reset_clients() -> None:
+    """Forget cached clients, for tests that switch endpoints or moto contexts."""
+    for factory in (sqs, dynamodb, s3, ses):
+        factory.cache_clear()

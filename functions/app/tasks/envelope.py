@@ -1,0 +1,30 @@
+"""The message that carries one task over SQS, validated on both sides."""
+
+from datetime import UTC, datetime
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class TaskEnvelope(BaseModel):
+    """One task, as it travels from the API to the worker (and to the dead-letter queue)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: Literal[1] = 1
+    task_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    name: str = Field(min_length=1, max_length=128)
+    version: int = Field(ge=1)
+    arguments: dict[str, Any] | None = None
+    # Claim check: arguments too large for SQS are stored in S3 under this key instead.
+    arguments_key: str | None = None
+    # Sends of this task so far: 1 on the first send, +1 at each redrive from the DLQ.
+    attempt: int = Field(default=1, ge=1)
+    correlation_id: str | None = Field(default=None, max_length=200)
+    enqueued_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @model_validator(mode="after")
+    def _exactly_one_argument_source(self) -> Self:
+        if (self.arguments is None) == (self.arguments_key is None):
+            raise ValueError("an envelope carries either arguments or arguments_key, not both")
+        return self

@@ -1,0 +1,209 @@
+"""Sending tasks: status record first, then SQS (batched), so nothing is accepted unseen."""
+
+import json
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel
+
+from app.observability import logger
+from app.tasks.envelope import TaskEnvelope
+from app.tasks.registry import TaskDefinition
+from app.tasks.status import TaskStatusStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
+
+MAX_DELAY_SECONDS = 900  # SQS's own limit for DelaySeconds
+SQS_BATCH_ENTRIES = 10  # SQS's limit for SendMessageBatch
+SQS_BATCH_BYTES = 1024 * 1024  # SQS's limit for one message and for a whole batch
+CLAIM_CHECK_BYTES = 256 * 1024  # larger arguments go to S3, so a batch still carries several
+PAYLOAD_PREFIX = "payloads/"
+
+
+class InvalidTaskRequest(ValueError):
+    """The caller asked for something the queue cannot do (a 4xx, not a 5xx)."""
+
+
+class TaskSendError(Exception):
+    """SQS refused the message(s); those tasks were not accepted."""
+
+    def __init__(self, message: str, accepted: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.accepted = list(accepted)
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    """One task to send: which task, its typed arguments, and how to queue it."""
+
+    definition: TaskDefinition[Any]
+    arguments: BaseModel
+    delay_seconds: int = 0
+    group_key: str | None = None
+
+
+@dataclass(frozen=True)
+class _Outgoing:
+    envelope: TaskEnvelope
+    entry: "SendMessageBatchRequestEntryTypeDef"
+    size: int
+
+
+class TaskSender:
+    """Sends typed tasks for one request, carrying its correlation id and trace header."""
+
+    def __init__(
+        self,
+        *,
+        sqs: "SQSClient",
+        s3: "S3Client",
+        store: TaskStatusStore,
+        queue_url: str,
+        bucket: str,
+        correlation_id: str | None = None,
+        metrics_namespace: str | None = None,
+    ) -> None:
+        self._sqs = sqs
+        self._s3 = s3
+        self._store = store
+        self._queue_url = queue_url
+        self._bucket = bucket
+        self._correlation_id = correlation_id
+        self._metrics_namespace = metrics_namespace
+        self._fifo = queue_url.endswith(".fifo")
+
+    def send[A: BaseModel](
+        self,
+        definition: TaskDefinition[A],
+        arguments: A,
+        *,
+        delay_seconds: int = 0,
+        group_key: str | None = None,
+    ) -> str:
+        """Queue one task and return its id."""
+        request = TaskRequest(definition, arguments, delay_seconds, group_key)
+        return self.send_many([request])[0]
+
+    def send_many(self, requests: Sequence[TaskRequest]) -> list[str]:
+        """Queue several tasks in as few SendMessageBatch calls as SQS allows."""
+        outgoing = [self._prepare(request) for request in requests]
+        for item in outgoing:
+            self._store.create_queued(
+                item.envelope.task_id, item.envelope.name, self._correlation_id
+            )
+        failed: dict[str, str] = {}
+        for batch in _batches(outgoing):
+            failed.update(self._send_batch(batch))
+        accepted = [
+            item.envelope.task_id for item in outgoing if item.envelope.task_id not in failed
+        ]
+        self._emit_sent(len(accepted))
+        if failed:
+            for task_id in failed:
+                self._store.discard_queued(task_id)
+            reasons = "; ".join(sorted(set(failed.values())))
+            raise TaskSendError(
+                f"the task queue refused {len(failed)} of {len(outgoing)} task(s): {reasons}",
+                accepted,
+            )
+        return accepted
+
+    def _prepare(self, request: TaskRequest) -> _Outgoing:
+        if not 0 <= request.delay_seconds <= MAX_DELAY_SECONDS:
+            raise InvalidTaskRequest(
+                f"delay_seconds must be between 0 and {MAX_DELAY_SECONDS} (SQS's limit), "
+                f"got {request.delay_seconds}"
+            )
+        if self._fifo and request.delay_seconds:
+            raise InvalidTaskRequest("a FIFO task queue does not support a per-task delay")
+        definition = request.definition
+        if not isinstance(request.arguments, definition.arguments):
+            raise TypeError(f"task {definition.name} takes {definition.arguments.__name__}")
+        task_id = uuid.uuid4().hex
+        arguments = request.arguments.model_dump(mode="json")
+        envelope = TaskEnvelope(
+            task_id=task_id,
+            name=definition.name,
+            version=definition.version,
+            arguments=arguments,
+            correlation_id=self._correlation_id,
+        )
+        body = envelope.model_dump_json()
+        if len(body.encode()) > CLAIM_CHECK_BYTES:
+            key = f"{PAYLOAD_PREFIX}{task_id}.json"
+            self._s3.put_object(Bucket=self._bucket, Key=key, Body=json.dumps(arguments).encode())
+            envelope = envelope.model_copy(update={"arguments": None, "arguments_key": key})
+            body = envelope.model_dump_json()
+        entry: SendMessageBatchRequestEntryTypeDef = {
+            "Id": task_id,
+            "MessageBody": body,
+            "MessageAttributes": {
+                "task_name": {"DataType": "String", "StringValue": definition.name},
+                **(
+                    {"correlation_id": {"DataType": "String", "StringValue": self._correlation_id}}
+                    if self._correlation_id
+                    else {}
+                ),
+            },
+        }
+        trace_header = os.environ.get("_X_AMZN_TRACE_ID")
+        if trace_header:
+            # Links the worker's X-Ray trace to this request's.
+            entry["MessageSystemAttributes"] = {
+                "AWSTraceHeader": {"DataType": "String", "StringValue": trace_header}
+            }
+        if self._fifo:
+            entry["MessageGroupId"] = request.group_key or definition.name
+            entry["MessageDeduplicationId"] = task_id
+        elif request.delay_seconds:
+            entry["DelaySeconds"] = request.delay_seconds
+        return _Outgoing(envelope, entry, len(body.encode()) + 1024)
+
+    def _send_batch(self, batch: list[_Outgoing]) -> dict[str, str]:
+        """Send one batch; return {task id: reason} for the entries SQS did not take."""
+        try:
+            response = self._sqs.send_message_batch(
+                QueueUrl=self._queue_url, Entries=[item.entry for item in batch]
+            )
+        except (ClientError, BotoCoreError) as error:
+            logger.exception("SendMessageBatch failed", extra={"tasks": len(batch)})
+            return {item.envelope.task_id: str(error) for item in batch}
+        failures = {
+            failure["Id"]: failure.get("Message") or failure["Code"]
+            for failure in response.get("Failed", [])
+        }
+        if failures:
+            logger.error("SQS refused some tasks", extra={"failures": failures})
+        return failures
+
+    def _emit_sent(self, count: int) -> None:
+        if not count:
+            return
+        with single_metric(
+            name="TasksSent",
+            unit=MetricUnit.Count,
+            value=count,
+            namespace=self._metrics_namespace,
+        ):
+            pass
+
+
+def _batches(outgoing: list[_Outgoing]) -> Iterator[list[_Outgoing]]:
+    batch: list[_Outgoing] = []
+    size = 0
+    for item in outgoing:
+        if batch and (len(batch) == SQS_BATCH_ENTRIES or size + item.size > SQS_BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(item)
+        size += item.size
+    if batch:
+        yield batch

@@ -1,0 +1,44 @@
+"""A moto stack built from template.yaml's own resource properties, per test."""
+
+from collections.abc import Iterator
+
+import pytest
+from moto import mock_aws
+
+from app.observability import logger
+from app.worker import wiring
+from infra.local.resources import create_resources
+from infra.local.template import function_environment, load_template
+from tests.functional.stack import LogCapture, Stack, apply_environment
+
+SENDER = "noreply@example.com"
+
+# Speed only: failed attempts become visible again at once instead of after seconds.
+FAST_RETRIES = {"RETRY_BASE_SECONDS": "0", "RETRY_MAX_SECONDS": "0"}
+
+
+@pytest.fixture
+def stack() -> Iterator[Stack]:
+    with mock_aws():
+        wiring.reset()
+        template = load_template()
+        physical = create_resources(template, suffix="test")
+        environment = {
+            **function_environment(template, "ApiFunction", physical),
+            **function_environment(template, "WorkerFunction", physical),
+            "SENDER_EMAIL": SENDER,
+            **FAST_RETRIES,
+        }
+        environment.pop("POWERTOOLS_SERVICE_NAME", None)
+        capture = LogCapture()
+        with apply_environment(environment):
+            wiring.reset()
+            from app import aws
+
+            aws.ses().verify_email_identity(EmailAddress=SENDER)
+            logger._logger.addHandler(capture)  # noqa: SLF001 - the app's own logger
+            try:
+                yield Stack(environment, capture.lines)
+            finally:
+                logger._logger.removeHandler(capture)  # noqa: SLF001
+                wiring.reset()

@@ -1,0 +1,275 @@
+"""The task layer over moto: batching, claim checks, retries, dead letters, redrive, status."""
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from app import aws
+from app.config import get_settings
+from app.tasks.redrive import redrive_dead_tasks
+from app.tasks.sender import TaskRequest, TaskSender
+from app.tasks.status import TaskStatusStore
+from app.worker import wiring
+from tests.functional import sample_tasks
+from tests.functional.stack import Stack
+
+
+@pytest.fixture
+def calls(stack: Stack) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Every SQS API call the code makes, with its parameters."""
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        seen.append((model.name, params))
+
+    events = aws.sqs().meta.events
+    events.register("provide-client-params.sqs", record)
+    yield seen
+    events.unregister("provide-client-params.sqs", record)
+
+
+def sender(stack: Stack, correlation_id: str = "corr-1") -> TaskSender:
+    return TaskSender(
+        sqs=aws.sqs(),
+        s3=aws.s3(),
+        store=stack.store,
+        queue_url=stack.queue_url,
+        bucket=stack.bucket,
+        correlation_id=correlation_id,
+    )
+
+
+def drain(stack: Stack, rounds: int) -> None:
+    """Let the worker take what is visible, ``rounds`` times (the event source mapping)."""
+    for _ in range(rounds):
+        event = stack.queued_event()
+        if event["Records"]:
+            stack.run_worker(event)
+
+
+def test_a_request_sending_25_tasks_makes_3_sqs_calls(
+    stack: Stack, calls: list[tuple[str, dict[str, Any]]]
+) -> None:
+    # WHEN one request queues 25 uploads
+    paths = [f"uploads/{n}.txt" for n in range(25)]
+    response = stack.api("process-batch", body=json.dumps({"file_paths": paths}))
+    # THEN all 25 are accepted with SendMessageBatch calls of at most 10
+    assert response["statusCode"] == 202, response["body"]
+    assert len(json.loads(response["body"])["task_ids"]) == 25
+    assert [name for name, _ in calls] == ["SendMessageBatch"] * 3
+    assert [len(params["Entries"]) for _, params in calls] == [10, 10, 5]
+
+
+def test_large_arguments_travel_through_s3_transparently(stack: Stack) -> None:
+    # GIVEN arguments larger than SQS would take in a batch
+    text = "x" * (300 * 1024)
+    task_id = sender(stack).send(sample_tasks.measure_blob, sample_tasks.Blob(text=text))
+    # THEN the message carries a reference, not the payload
+    [message] = stack.receive_messages()
+    envelope = json.loads(message["Body"])
+    assert envelope["arguments"] is None
+    assert envelope["arguments_key"] == f"payloads/{task_id}.json"
+    # AND the task still gets its full arguments
+    drain(stack, 1)
+    assert stack.task_status(task_id)["result"] == {"length": len(text)}
+
+
+def test_delay_is_passed_to_sqs(stack: Stack, calls: list[tuple[str, dict[str, Any]]]) -> None:
+    sender(stack).send(
+        sample_tasks.measure_blob, sample_tasks.Blob(text="later"), delay_seconds=120
+    )
+    [(_, params)] = calls
+    assert params["Entries"][0]["DelaySeconds"] == 120
+    assert stack.receive_messages() == []  # not visible yet
+
+
+def test_correlation_id_and_trace_header_reach_the_worker(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, calls: list[tuple[str, dict[str, Any]]]
+) -> None:
+    # GIVEN a request traced by X-Ray, with the client's request id
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1")
+    task_id = sender(stack, correlation_id="client-req-42").send(
+        sample_tasks.measure_blob, sample_tasks.Blob(text="hi")
+    )
+    monkeypatch.delenv("_X_AMZN_TRACE_ID")
+    # THEN the message carries both (moto keeps AWSTraceHeader only for SendMessage, so the
+    # request SQS received is checked for it)
+    [message] = stack.receive_messages()
+    assert message["MessageAttributes"]["correlation_id"]["StringValue"] == "client-req-42"
+    [entry] = calls[0][1]["Entries"]
+    trace = entry["MessageSystemAttributes"]["AWSTraceHeader"]["StringValue"]
+    assert trace.startswith("Root=1-5759e988")
+    # AND the worker's log lines for that task carry the correlation id
+    drain(stack, 1)
+    worker_lines = [line for line in stack.logs if line.get("task_id") == task_id]
+    assert worker_lines
+    assert {line["correlation_id"] for line in worker_lines} == {"client-req-42"}
+
+
+def test_transient_failures_are_retried_until_they_succeed(stack: Stack) -> None:
+    # GIVEN a task that fails twice then works (the stack's base backoff is 0 s, for speed)
+    sample_tasks.attempts_seen.clear()
+    task_id = sender(stack).send(sample_tasks.flaky, sample_tasks.Flaky(succeed_on_attempt=3))
+    # WHEN the worker has had three goes
+    drain(stack, 1)
+    failed = stack.task_status(task_id)
+    drain(stack, 2)
+    # THEN the first failure was recorded as retrying, with the error
+    assert failed["status"] == "failed"
+    assert failed["last_error"] == "RuntimeError: transient failure 1"
+    assert failed["attempts"] == 1
+    # AND the third attempt succeeded
+    final = stack.task_status(task_id)
+    assert final["status"] == "succeeded"
+    assert final["attempts"] == 3
+    assert final["result"] == {"attempts": 3}
+
+
+def test_a_failed_attempt_waits_its_backoff_before_the_next(
+    stack: Stack, calls: list[tuple[str, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a worker configured with a 3 s base backoff, and a task that always fails
+    monkeypatch.setenv("RETRY_BASE_SECONDS", "3")
+    monkeypatch.setenv("RETRY_MAX_SECONDS", "60")
+    wiring.task_runner.cache_clear()
+    get_settings.cache_clear()
+    sample_tasks.attempts_seen.clear()
+    task_id = sender(stack).send(sample_tasks.flaky, sample_tasks.Flaky(succeed_on_attempt=None))
+    # WHEN its first attempt fails
+    drain(stack, 1)
+    # THEN the message was hidden for the backoff, so it is not handed out again yet
+    delays = [p["VisibilityTimeout"] for n, p in calls if n == "ChangeMessageVisibility"]
+    assert delays == [3]
+    assert stack.queued_event()["Records"] == []
+    # AND the status says when the next attempt is due
+    status = stack.task_status(task_id)
+    due = datetime.fromisoformat(status["next_attempt_at"])
+    updated = datetime.fromisoformat(status["updated_at"])
+    assert timedelta(seconds=2) < due - updated < timedelta(seconds=4)
+
+
+def test_after_max_receives_the_task_is_dead_and_in_the_dlq(stack: Stack) -> None:
+    # GIVEN a task that always fails
+    sample_tasks.attempts_seen.clear()
+    task_id = sender(stack).send(sample_tasks.flaky, sample_tasks.Flaky(succeed_on_attempt=None))
+    # WHEN the worker has tried it as often as the queue allows, and SQS looks once more
+    drain(stack, stack.max_receive_count + 1)
+    # THEN it ran exactly maxReceiveCount times, reads dead with the last error
+    assert len(sample_tasks.attempts_seen) == stack.max_receive_count
+    status = stack.task_status(task_id)
+    assert status["status"] == "dead"
+    assert status["last_error"] == f"RuntimeError: transient failure {stack.max_receive_count}"
+    # AND the queue moved the message to the dead-letter queue
+    assert stack.receive_messages() == []
+    [dead] = stack.receive_messages(stack.dead_letter_queue_url)
+    assert json.loads(dead["Body"])["task_id"] == task_id
+
+
+def test_a_permanent_error_is_dead_at_once(stack: Stack) -> None:
+    sample_tasks.attempts_seen.clear()
+    task_id = sender(stack).send(
+        sample_tasks.flaky, sample_tasks.Flaky(succeed_on_attempt=None, permanent=True)
+    )
+    drain(stack, 1)
+    status = stack.task_status(task_id)
+    assert status["status"] == "dead"
+    assert status["last_error"] == "this input can never work"
+    assert len(stack.receive_messages(stack.dead_letter_queue_url)) == 1
+
+
+def test_invalid_arguments_in_a_valid_envelope_are_dead_at_once(stack: Stack) -> None:
+    task_id = sender(stack).send(sample_tasks.measure_blob, sample_tasks.Blob(text="ok"))
+    [message] = stack.receive_messages()
+    envelope = json.loads(message["Body"])
+    envelope["arguments"] = {"text": 12}
+    stack.sqs.delete_message(QueueUrl=stack.queue_url, ReceiptHandle=message["ReceiptHandle"])
+    stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=json.dumps(envelope))
+    drain(stack, 1)
+    status = stack.task_status(task_id)
+    assert status["status"] == "dead"
+    assert "invalid arguments: text: Input should be a valid string" in status["last_error"]
+
+
+def test_redrive_requeues_dead_tasks_which_then_succeed(stack: Stack) -> None:
+    # GIVEN a task that died because its upload was missing
+    task_id = sender(stack).send(
+        stack.process_file_task, stack.process_file_arguments("uploads/late.txt")
+    )
+    drain(stack, stack.max_receive_count + 1)
+    assert stack.task_status(task_id)["status"] == "dead"
+    # WHEN the file arrives and an operator redrives the dead-letter queue
+    stack.upload("uploads/late.txt", b"1\n2\n")
+    report = redrive_dead_tasks(
+        sqs=aws.sqs(),
+        store=stack.store,
+        dead_letter_queue_url=stack.dead_letter_queue_url,
+        queue_url=stack.queue_url,
+    )
+    # THEN the task is queued again, as a second attempt, and then succeeds
+    assert report.requeued == [task_id]
+    assert stack.task_status(task_id)["status"] == "queued"
+    [message] = stack.receive_messages()
+    assert json.loads(message["Body"])["attempt"] == 2
+    drain(stack, 1)
+    assert stack.task_status(task_id)["status"] == "succeeded"
+    assert stack.receive_messages(stack.dead_letter_queue_url) == []
+
+
+def test_status_never_moves_backwards(stack: Stack) -> None:
+    store = TaskStatusStore(aws.dynamodb(), stack.task_table, timedelta(days=1))
+    store.create_queued("t1", "process_file", None)
+    assert store.mark_running("t1", 1)
+    assert store.mark_failed("t1", 1, "boom", 2)
+    assert store.mark_running("t1", 2)
+    # A late writer from attempt 1 cannot overwrite attempt 2
+    assert not store.mark_failed("t1", 1, "stale", 2)
+    assert store.mark_succeeded("t1", 2, {"ok": True})
+    # Nothing moves a finished task
+    assert not store.mark_running("t1", 3)
+    assert not store.mark_failed("t1", 3, "late", 2)
+    assert not store.mark_dead("t1", 3, "late")
+    status = store.get("t1")
+    assert status is not None
+    assert status.status == "succeeded"
+    assert status.result == {"ok": True}
+    assert status.last_error is None
+    # The record expires (DynamoDB TTL) about a day after its last write
+    assert abs(status.expires_at - (status.updated_at + timedelta(days=1)).timestamp()) < 5
+
+
+def test_metrics_are_emitted_for_sent_and_succeeded(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sender(stack).send(sample_tasks.measure_blob, sample_tasks.Blob(text="m"))
+    drain(stack, 1)
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    names = {
+        metric["Name"]
+        for blob in emitted
+        for directive in blob["_aws"]["CloudWatchMetrics"]
+        for metric in directive["Metrics"]
+    }
+    assert {"TasksSent", "TasksSucceeded", "TaskDuration"} <= names
+
+
+def test_fifo_queue_groups_by_task_and_deduplicates_by_id(stack: Stack) -> None:
+    fifo = stack.sqs.create_queue(
+        QueueName="tasks-test.fifo", Attributes={"FifoQueue": "true"}
+    )["QueueUrl"]
+    fifo_sender = TaskSender(
+        sqs=aws.sqs(), s3=aws.s3(), store=stack.store, queue_url=fifo, bucket=stack.bucket
+    )
+    ids = fifo_sender.send_many(
+        [
+            TaskRequest(sample_tasks.measure_blob, sample_tasks.Blob(text="a")),
+            TaskRequest(sample_tasks.measure_blob, sample_tasks.Blob(text="b"), group_key="k"),
+        ]
+    )
+    messages = stack.receive_messages(fifo)
+    groups = {json.loads(m["Body"])["task_id"]: m["Attributes"]["MessageGroupId"] for m in messages}
+    assert groups == {ids[0]: "test_measure_blob", ids[1]: "k"}
+    with pytest.raises(ValueError, match="FIFO"):
+        fifo_sender.send(sample_tasks.measure_blob, sample_tasks.Blob(text="c"), delay_seconds=5)

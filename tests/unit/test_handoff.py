@@ -1,0 +1,29 @@
+import threading
+from concurrent.futures import Future
+
+import pytest
+
+from app.lambda_runtime.handoff import Handoffs
+
+
+def test_handoff_reaches_the_taker_whichever_comes_first() -> None:
+    # GIVEN hand-offs for two requests, one put before and one after the take starts
+    handoffs = Handoffs()
+    early: Future[None] = Future()
+    handoffs.put("early", early)
+    late: Future[None] = Future()
+    threading.Timer(0.05, handoffs.put, ("late", late)).start()
+    # WHEN each is taken THEN each taker gets its own request's work
+    assert handoffs.take("late", timeout=5) is late
+    assert handoffs.take("early", timeout=5) is early
+
+
+def test_nothing_to_hand_off_is_a_none() -> None:
+    handoffs = Handoffs()
+    handoffs.put("health", None)
+    assert handoffs.take("health", timeout=1) is None
+
+
+def test_a_missing_handoff_times_out() -> None:
+    with pytest.raises(TimeoutError, match="request r1"):
+        Handoffs().take("r1", timeout=0.01)

@@ -1,0 +1,48 @@
+import pytest
+from pydantic import BaseModel
+
+from app.tasks.registry import TaskRegistry, TaskResult, UnknownTaskError
+
+
+class Greeting(BaseModel):
+    name: str
+
+
+def test_registered_task_is_found_by_name_and_version() -> None:
+    # GIVEN a registry with one task
+    registry = TaskRegistry()
+
+    @registry.task("greet", version=2)
+    def greet(arguments: Greeting) -> TaskResult:
+        return {"text": f"hello {arguments.name}"}
+
+    # WHEN it is looked up THEN it runs with its typed arguments
+    definition = registry.get("greet", 2)
+    assert definition.arguments is Greeting
+    assert definition(Greeting(name="ada")) == {"text": "hello ada"}
+    # AND another version is unknown, with a message naming it
+    with pytest.raises(UnknownTaskError, match="'greet' version 1"):
+        registry.get("greet", 1)
+
+
+def test_a_task_must_take_one_model() -> None:
+    registry = TaskRegistry()
+    with pytest.raises(TypeError, match="exactly one pydantic model"):
+
+        @registry.task("bad")
+        def bad(name: str) -> TaskResult:
+            return {}
+
+
+def test_a_name_cannot_be_registered_twice() -> None:
+    registry = TaskRegistry()
+
+    @registry.task("once")
+    def first(arguments: Greeting) -> TaskResult:
+        return {}
+
+    with pytest.raises(ValueError, match="registered twice"):
+
+        @registry.task("once")
+        def second(arguments: Greeting) -> TaskResult:
+            return {}

@@ -36,9 +36,9 @@ def stack() -> Iterator[Stack]:
             from app import aws
 
             aws.ses().verify_email_identity(EmailAddress=SENDER)
-            logger._logger.addHandler(capture)  # noqa: SLF001 - the app's own logger
+            logger._logger.addHandler(capture)
             try:
                 yield Stack(environment, capture.lines)
             finally:
-                logger._logger.removeHandler(capture)  # noqa: SLF001
+                logger._logger.removeHandler(capture)
                 wiring.reset()

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import Message, ses_backends
 
 from app import aws
@@ -19,6 +19,9 @@ from app.observability import logger
 from app.tasks.runner import RetryPolicy
 from app.tasks.status import TaskStatusStore
 from tests.lambda_context import FakeContext
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 ROOT = Path(__file__).parents[2]
 EVENTS = ROOT / "infra" / "events"
@@ -93,8 +96,10 @@ class Stack:
             if query is not None:
                 event["rawQueryString"] = query
                 event.pop("queryStringParameters", None)
-        elif path is not None:
+        elif path is not None:  # REST v1: the client's URL has the stage before the path
             event["path"] = unquote(path)
+            stage = event["requestContext"]["stage"]
+            event["requestContext"]["path"] = f"/{stage}{event['path']}"
         if body is not None:
             event["body"] = body
         response: dict[str, Any] = handler(event, FakeContext(**context))
@@ -106,7 +111,7 @@ class Stack:
         response: dict[str, Any] = handler(event, FakeContext(function_name="worker"))
         return response
 
-    def receive_messages(self, queue_url: str | None = None) -> list[dict[str, Any]]:
+    def receive_messages(self, queue_url: str | None = None) -> list["MessageTypeDef"]:
         response = self.sqs.receive_message(
             QueueUrl=queue_url or self.queue_url,
             MaxNumberOfMessages=10,

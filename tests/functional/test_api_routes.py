@@ -110,3 +110,23 @@ def test_queue_refusal_is_503_and_leaves_no_task(stack: Stack) -> None:
     assert response["statusCode"] == 503
     assert "refused 1 of 1" in json.loads(response["body"])["detail"]
     assert stack.dynamodb.scan(TableName=stack.task_table)["Items"] == []
+
+
+def test_docs_work_behind_an_http_api(stack: Stack) -> None:
+    docs = stack.api("docs")
+    assert docs["statusCode"] == 200
+    assert "/openapi.json" in docs["body"]
+    schema = stack.api("docs", path="/openapi.json")
+    assert schema["statusCode"] == 200
+    assert "/process/" in json.loads(schema["body"])["paths"]
+
+
+def test_docs_work_behind_a_rest_api_stage(stack: Stack) -> None:
+    # GIVEN a REST API's default endpoint, which serves the app under /Prod
+    docs = stack.api("rest-v1-docs")
+    # THEN the docs page loads the schema from under the stage, where it really is
+    assert docs["statusCode"] == 200
+    assert "'/Prod/openapi.json'" in docs["body"] or '"/Prod/openapi.json"' in docs["body"]
+    schema = stack.api("rest-v1-docs", path="/openapi.json")
+    assert schema["statusCode"] == 200
+    assert json.loads(schema["body"])["servers"] == [{"url": "/Prod"}]

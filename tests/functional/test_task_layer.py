@@ -245,7 +245,9 @@ def test_metrics_are_emitted_for_sent_and_succeeded(
 ) -> None:
     sender(stack).send(sample_tasks.measure_blob, sample_tasks.Blob(text="m"))
     drain(stack, 1)
-    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    emitted = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line
+    ]
     names = {
         metric["Name"]
         for blob in emitted
@@ -256,9 +258,9 @@ def test_metrics_are_emitted_for_sent_and_succeeded(
 
 
 def test_fifo_queue_groups_by_task_and_deduplicates_by_id(stack: Stack) -> None:
-    fifo = stack.sqs.create_queue(
-        QueueName="tasks-test.fifo", Attributes={"FifoQueue": "true"}
-    )["QueueUrl"]
+    fifo = stack.sqs.create_queue(QueueName="tasks-test.fifo", Attributes={"FifoQueue": "true"})[
+        "QueueUrl"
+    ]
     fifo_sender = TaskSender(
         sqs=aws.sqs(), s3=aws.s3(), store=stack.store, queue_url=fifo, bucket=stack.bucket
     )

@@ -25,7 +25,9 @@ def make_app(log: list[str]) -> FastAPI:
     app = FastAPI(lifespan=lifespan)
 
     @app.post("/send-notification/{email}")
-    async def notify(email: str, background_tasks: BackgroundTasks, request: Request) -> dict[str, str]:
+    async def notify(
+        email: str, background_tasks: BackgroundTasks, request: Request
+    ) -> dict[str, str]:
         background_tasks.add_task(time.sleep, 0.2)
         background_tasks.add_task(log.append, f"sent {email}")
         return {"message": request.state.greeting}

@@ -27,3 +27,14 @@ def test_nothing_to_hand_off_is_a_none() -> None:
 def test_a_missing_handoff_times_out() -> None:
     with pytest.raises(TimeoutError, match="request r1"):
         Handoffs().take("r1", timeout=0.01)
+
+
+def test_a_handoff_after_the_taker_gave_up_is_dropped_and_cancelled() -> None:
+    handoffs = Handoffs()
+    with pytest.raises(TimeoutError):
+        handoffs.take("late", timeout=0.01)
+    work: Future[None] = Future()
+    handoffs.put("late", work)
+    assert work.cancelled()
+    with pytest.raises(TimeoutError):
+        handoffs.take("late", timeout=0.01)

@@ -84,7 +84,8 @@ class PostResponseHandler:
         rest: Future[None] | None = None
         try:
             handler = self._infer(event, context)
-            cycle = _ResponseCycle({**handler.scope, "state": self._state.copy()}, handler.body)
+            scope = {**handler.scope, **_stage_prefix(event), "state": self._state.copy()}
+            cycle = _ResponseCycle(scope, handler.body)
             rest = self._loop.submit(cycle.run(self._app))
             rest.add_done_callback(lambda _: cycle.finished.set())
             budget = context.get_remaining_time_in_millis() / 1000 - self._margin
@@ -92,6 +93,11 @@ class PostResponseHandler:
                 cycle.finished.wait(max(budget, 0))
             else:
                 _wait_quietly(rest, budget)
+                if not rest.done():
+                    # Nothing holds the environment open after we return: stop it here
+                    # rather than let it resume, half done, in some later invocation.
+                    rest.cancel()
+                    logger.error("work past the function timeout cancelled")
             if cycle.state is not HTTPCycleState.COMPLETE:
                 rest.cancel()
                 logger.error("no response before the function timeout; request cancelled")
@@ -133,6 +139,22 @@ class PostResponseHandler:
             return
         extension.start()
         self._handoffs = handoffs
+
+
+def _stage_prefix(event: dict[str, Any]) -> dict[str, Any]:
+    """A REST API's default endpoint puts the stage before the path (/Prod/docs); Mangum drops it.
+
+    Serving it as the ASGI root_path lets the app build links that work from the client's
+    side: the docs page's /openapi.json, the Location of a queued task.
+    """
+    context = event.get("requestContext") or {}
+    stage, full_path, path = context.get("stage"), context.get("path"), event.get("path")
+    if event.get("version") == "2.0" or not (stage and full_path and path):
+        return {}
+    prefix = f"/{stage}"
+    if full_path != prefix + path:
+        return {}  # a custom domain: no stage in the client's URL
+    return {"root_path": prefix, "path": prefix + path, "raw_path": None}
 
 
 def _wait_quietly(future: Future[None], timeout: float) -> None:

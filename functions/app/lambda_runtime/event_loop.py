@@ -6,6 +6,7 @@ running (while the extension holds the environment) after the handler has return
 
 import asyncio
 import atexit
+import contextlib
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import Future
@@ -26,12 +27,13 @@ class BackgroundLoop:
     def close(self) -> None:
         if self.loop.is_closed() or not self.loop.is_running():
             return
-        try:
+        # Best effort at exit: there is nobody left to report a failure to.
+        with contextlib.suppress(Exception):
             self.submit(_cancel_pending()).result(timeout=2)
-        except Exception:  # noqa: S110 - best effort at exit; nothing is left to report to
-            pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=2)
+        if not self._thread.is_alive():
+            self.loop.close()
 
     def submit[T](self, coroutine: Coroutine[Any, Any, T]) -> Future[T]:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop)

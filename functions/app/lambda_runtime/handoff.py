@@ -17,10 +17,17 @@ class Handoffs:
 
     def __init__(self) -> None:
         self._work: dict[str, Work] = {}
+        self._abandoned: set[str] = set()
         self._changed = threading.Condition()
 
     def put(self, request_id: str, work: Work) -> None:
         with self._changed:
+            if request_id in self._abandoned:
+                # The extension stopped waiting for this one (deadline); nobody will take it.
+                self._abandoned.discard(request_id)
+                if work is not None:
+                    work.cancel()
+                return
             self._work[request_id] = work
             self._changed.notify_all()
 
@@ -31,6 +38,7 @@ class Handoffs:
             while request_id not in self._work:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
+                    self._abandoned.add(request_id)
                     raise TimeoutError(f"no hand-off for request {request_id}")
                 self._changed.wait(remaining)
             return self._work.pop(request_id)

@@ -73,7 +73,7 @@ def redrive_dead_tasks(
                 sqs.send_message(
                     QueueUrl=queue_url,
                     MessageBody=retry.model_dump_json(),
-                    MessageAttributes=attributes,  # type: ignore[arg-type]
+                    MessageAttributes=attributes,
                 )
                 report.requeued.append(envelope.task_id)
             sqs.delete_message(

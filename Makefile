@@ -1,0 +1,54 @@
+# The few commands a developer runs every day. Each one sets up .venv first if needed.
+SHELL := bash
+PY := .venv/bin/python
+export PYTHONPATH := functions:.
+UV := .tools/uv/bin/uv
+
+.PHONY: run test lint format check-template requirements bench upload redrive clean
+
+.venv/.synced: pyproject.toml uv.lock scripts/bootstrap
+	scripts/bootstrap
+	touch $@
+
+## run: the whole system on this machine (embedded AWS, API, worker); Ctrl-C stops it
+run: .venv/.synced
+	$(PY) -m infra.local
+
+## test: every test (unit, functional, runtime under awslambdaric, end to end, infra)
+test: .venv/.synced
+	$(PY) -m pytest
+
+## lint: formatting, lint and types
+lint: .venv/.synced
+	$(PY) -m ruff format --check .
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+format: .venv/.synced
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+## check-template: sam validate, cfn-lint and checkov on template.yaml
+check-template:
+	scripts/check-template
+
+## requirements: regenerate functions/requirements.txt (what sam build installs) from uv.lock
+requirements: .venv/.synced
+	$(UV) export --frozen --no-dev --no-hashes --no-emit-project --quiet -o functions/requirements.txt
+
+## bench: the benchmarks; each prints ratios against a baseline measured in the same run
+bench: .venv/.synced
+	$(PY) -m bench.post_response
+	$(PY) -m bench.worker_overhead
+	$(PY) -m bench.no_loss
+
+## upload: put FILE into the local stack's bucket under the uploads prefix (make upload FILE=a.csv)
+upload: .venv/.synced
+	$(PY) -m infra.local.upload $(FILE)
+
+## redrive: move dead-lettered tasks back to the task queue (uses the environment's AWS)
+redrive: .venv/.synced
+	$(PY) -m app.tasks.redrive
+
+clean:
+	rm -rf .venv .tools .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,223 @@
+"""``python -m infra.local``: the whole system on loopback, with no AWS account and no Docker.
+
+Starts moto's server, creates the template's queues, tables and bucket from template.yaml,
+verifies the SES sender, exports the functions' environment (resolved from the template),
+runs the worker behind an SqsPoller thread and serves the API with uvicorn. Ctrl-C stops it.
+
+Run from the repository root with ``PYTHONPATH=functions:.``. Environment knobs:
+LOCAL_AWS_PORT (4566), LOCAL_API_PORT (8000), LOCAL_API_APP (``app.api.main:app``) and
+LOCAL_WORKER_HANDLER (``app.worker.handler.handler``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from infra.local.poller import SqsHandler, SqsPoller
+from infra.local.resources import create_resources
+from infra.local.template import (
+    TEMPLATE_PATH,
+    Physical,
+    Template,
+    function_environment,
+    load_template,
+    logical_ids,
+    sqs_event_settings,
+)
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
+
+HOST = "127.0.0.1"
+REGION = "us-east-1"
+API_FUNCTION = "ApiFunction"
+WORKER_FUNCTION = "WorkerFunction"
+
+logger = logging.getLogger("infra.local")
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a user can change through the environment."""
+
+    aws_port: int
+    api_port: int
+    api_app: str
+    worker_handler: str
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Options:
+        return cls(
+            aws_port=int(environ.get("LOCAL_AWS_PORT", "4566")),
+            api_port=int(environ.get("LOCAL_API_PORT", "8000")),
+            api_app=environ.get("LOCAL_API_APP", "app.api.main:app"),
+            worker_handler=environ.get("LOCAL_WORKER_HANDLER", "app.worker.handler.handler"),
+        )
+
+
+def aws_environment(endpoint_url: str) -> dict[str, str]:
+    """Variables that point every boto3 client in this process at the local endpoint."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }
+
+
+def use_local_aws(endpoint_url: str) -> None:
+    """Point this process at the local endpoint, dropping anything that could reach AWS."""
+    for name in list(os.environ):
+        if name.startswith("AWS_ENDPOINT_URL_") or name in (
+            "AWS_PROFILE",
+            "AWS_DEFAULT_PROFILE",
+            "AWS_SESSION_TOKEN",
+            "AWS_SECURITY_TOKEN",
+        ):
+            del os.environ[name]
+    os.environ.update(aws_environment(endpoint_url))
+
+
+def merge_environments(
+    primary: Mapping[str, str], secondary: Mapping[str, str]
+) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """One process environment for two functions.
+
+    Variables only one function sets are kept; where both set a variable to different values
+    (POWERTOOLS_SERVICE_NAME, say), ``primary`` wins and the pair is returned as a conflict.
+    """
+    merged = {**secondary, **primary}
+    conflicts = {
+        name: (primary[name], secondary[name])
+        for name in primary.keys() & secondary.keys()
+        if primary[name] != secondary[name]
+    }
+    return merged, conflicts
+
+
+def load_object(reference: str) -> Any:
+    """``package.module:attribute`` or ``package.module.attribute``, imported."""
+    module_name, _, attribute = (
+        reference.partition(":") if ":" in reference else reference.rpartition(".")
+    )
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def verify_sender(sender_email: str) -> None:
+    """SES refuses to send from an unverified identity; moto checks it too."""
+    boto3.client("ses").verify_email_identity(EmailAddress=sender_email)
+
+
+def banner(
+    options: Options,
+    endpoint_url: str,
+    template: Template,
+    physical: Physical,
+    environment: Mapping[str, str],
+    conflicts: Mapping[str, tuple[str, str]],
+) -> str:
+    """What a user needs to talk to the running system."""
+    bucket = environment.get("BUCKET_NAME", "")
+    uploads = environment.get("UPLOADS_PREFIX", "")
+    lines = [
+        "",
+        "Local stack is up (Ctrl-C stops it).",
+        f"  API          http://{HOST}:{options.api_port}/  (docs: /docs)",
+        f"  AWS endpoint {endpoint_url}  (moto; any credentials, region {REGION})",
+    ]
+    for queue_id in logical_ids(template, "AWS::SQS::Queue"):
+        lines.append(f"  queue        {queue_id}: {physical.ref(queue_id)}")
+    for table_id in logical_ids(template, "AWS::DynamoDB::Table"):
+        lines.append(f"  table        {table_id}: {physical.ref(table_id)}")
+    for bucket_id in logical_ids(template, "AWS::S3::Bucket"):
+        lines.append(f"  bucket       {bucket_id}: {physical.ref(bucket_id)}")
+    lines += [
+        f"  uploads      s3://{bucket}/{uploads}",
+        "",
+        "Upload a file from another shell:",
+        f"  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={REGION} \\",
+        f"    aws --endpoint-url {endpoint_url} s3 cp ./input.csv s3://{bucket}/{uploads}input.csv",
+        f"  or in Python: boto3.client('s3', endpoint_url='{endpoint_url}')"
+        f".upload_file('input.csv', '{bucket}', '{uploads}input.csv')",
+    ]
+    if conflicts:
+        lines.append("")
+        lines.append(
+            "API and worker share this process; where their variables differ the API's win:"
+        )
+        for name, (api_value, worker_value) in sorted(conflicts.items()):
+            lines.append(f"  {name}={api_value} (worker: {worker_value})")
+    return "\n".join(lines) + "\n"
+
+
+def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(options: Options | None = None) -> int:
+    """Run the local stack until Ctrl-C (or SIGTERM); returns the exit status."""
+    import uvicorn
+    from moto.server import ThreadedMotoServer
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for chatty in ("botocore", "werkzeug"):  # a line per AWS call drowns the app's own logs
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    options = options or Options.from_environment()
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    endpoint_url = f"http://{HOST}:{options.aws_port}"
+    server: ThreadedMotoServer | None = None
+    stop = threading.Event()
+    poller_thread: threading.Thread | None = None
+    try:
+        server = ThreadedMotoServer(ip_address=HOST, port=options.aws_port, verbose=False)
+        server.start()
+        use_local_aws(endpoint_url)
+        template = load_template(TEMPLATE_PATH)
+        physical = create_resources(template)
+        api_environment = function_environment(template, API_FUNCTION, physical)
+        worker_environment = function_environment(template, WORKER_FUNCTION, physical)
+        environment, conflicts = merge_environments(api_environment, worker_environment)
+        os.environ.update(environment)
+        if "SENDER_EMAIL" in environment:
+            verify_sender(environment["SENDER_EMAIL"])
+
+        # Imported only now: the app reads its settings from the environment just exported.
+        handler: SqsHandler = load_object(options.worker_handler)
+        api_app: Callable[..., Any] = load_object(options.api_app)
+
+        if sqs_event_settings(template, WORKER_FUNCTION).enabled:
+            poller = SqsPoller.from_template(template, WORKER_FUNCTION, physical, handler)
+            poller_thread = poller.start(stop)
+        else:
+            logger.warning("the worker's SQS event is disabled in the template: not polling")
+        sys.stdout.write(banner(options, endpoint_url, template, physical, environment, conflicts))
+        sys.stdout.flush()
+        config = uvicorn.Config(api_app, host=HOST, port=options.api_port, log_level="info")
+        uvicorn.Server(config).run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        if poller_thread is not None:
+            # The poller finishes the batch in hand; unfinished messages stay in the queue.
+            poller_thread.join(timeout=30)
+        if server is not None:
+            server.stop()
+        logger.info("local stack stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,319 @@
+"""Creates the template's queues, tables and buckets on a local AWS endpoint (moto).
+
+Every setting comes from template.yaml's own properties: this module only maps CloudFormation
+property names onto API parameters, so a change to the template changes the local stack too.
+Works the same against ``moto.mock_aws`` in-process and against moto's server: boto3 finds the
+endpoint in ``AWS_ENDPOINT_URL``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+import boto3
+from botocore.exceptions import ClientError
+
+from infra.local.template import (
+    Physical,
+    PhysicalResource,
+    Resolver,
+    Template,
+    TemplateError,
+    properties,
+    references,
+    resource,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.literals import BucketLocationConstraintType
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
+
+QUEUE = "AWS::SQS::Queue"
+TABLE = "AWS::DynamoDB::Table"
+BUCKET = "AWS::S3::Bucket"
+SUPPORTED_TYPES = (QUEUE, TABLE, BUCKET)
+
+DEFAULT_ACCOUNT_ID = "123456789012"
+
+# CloudFormation AWS::SQS::Queue properties that are SQS queue attributes of the same name.
+_QUEUE_ATTRIBUTES: tuple[QueueAttributeNameType, ...] = (
+    "ContentBasedDeduplication",
+    "DeduplicationScope",
+    "DelaySeconds",
+    "FifoQueue",
+    "FifoThroughputLimit",
+    "KmsDataKeyReusePeriodSeconds",
+    "KmsMasterKeyId",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "ReceiveMessageWaitTimeSeconds",
+    "RedriveAllowPolicy",
+    "RedrivePolicy",
+    "SqsManagedSseEnabled",
+    "VisibilityTimeout",
+)
+_EXPLICIT_NAME = {QUEUE: "QueueName", TABLE: "TableName", BUCKET: "BucketName"}
+
+
+def physical_name(logical_id: str, *, prefix: str = "local", suffix: str = "") -> str:
+    """The local name of a resource: ``TaskQueue`` becomes ``local-task-queue[-suffix]``."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", logical_id).lower()
+    return "-".join(part for part in (prefix, words, suffix) if part)
+
+
+def resource_name(
+    template: Template,
+    logical_id: str,
+    *,
+    prefix: str = "local",
+    suffix: str = "",
+    resolver: Resolver | None = None,
+) -> str:
+    """A resource's local name: its explicit name in the template, else a derived one."""
+    definition = resource(template, logical_id)
+    props = properties(template, logical_id)
+    explicit = props.get(_EXPLICIT_NAME.get(definition.get("Type", ""), ""))
+    fifo = str(props.get("FifoQueue", "false")).lower() == "true"
+    if explicit is not None and resolver is not None:
+        name = resolver.resolve_string(explicit).removesuffix(".fifo")
+        name = f"{name}-{suffix}" if suffix else name
+    else:
+        name = physical_name(logical_id, prefix=prefix, suffix=suffix)
+    return f"{name}.fifo" if fifo else name
+
+
+def planned_physical(
+    template: Template,
+    *,
+    endpoint_url: str = "http://127.0.0.1:4566",
+    region: str = "us-east-1",
+    account_id: str = DEFAULT_ACCOUNT_ID,
+    prefix: str = "local",
+    suffix: str = "",
+) -> Physical:
+    """The Physical that ``create_resources`` yields on moto's server, without creating it.
+
+    Used to write ``infra/env.json`` (and to check it stays in step with the template).
+    """
+    physical = Physical(region=region, account_id=account_id)
+    for logical_id in _creation_order(template):
+        name = resource_name(template, logical_id, prefix=prefix, suffix=suffix)
+        resource_type = resource(template, logical_id)["Type"]
+        if resource_type == QUEUE:
+            url = f"{endpoint_url.rstrip('/')}/{account_id}/{name}"
+            arn = f"arn:aws:sqs:{region}:{account_id}:{name}"
+            physical.resources[logical_id] = _queue(url, arn)
+        elif resource_type == TABLE:
+            arn = f"arn:aws:dynamodb:{region}:{account_id}:table/{name}"
+            physical.resources[logical_id] = PhysicalResource(name, {"Arn": arn})
+        else:
+            physical.resources[logical_id] = _bucket(name, region)
+    return physical
+
+
+def create_resources(
+    template: Template,
+    *,
+    session: boto3.Session | None = None,
+    sqs: SQSClient | None = None,
+    dynamodb: DynamoDBClient | None = None,
+    s3: S3Client | None = None,
+    prefix: str = "local",
+    suffix: str = "",
+    parameters: Mapping[str, str] | None = None,
+) -> Physical:
+    """Create every queue, table and bucket of ``template``; return their physical ids.
+
+    Resources are created in dependency order (a dead-letter queue before the queue whose
+    RedrivePolicy names it), with names from :func:`resource_name`. Clients not given come
+    from ``session``, else from boto3's default session; other resource types are ignored.
+    Re-running against the same endpoint reuses what already exists.
+    """
+    factory = session.client if session is not None else boto3.client
+    sqs = sqs or factory("sqs")
+    dynamodb = dynamodb or factory("dynamodb")
+    s3 = s3 or factory("s3")
+    physical = Physical(region=sqs.meta.region_name, account_id=DEFAULT_ACCOUNT_ID)
+    resolver = Resolver(template, physical, parameters)
+    creators: dict[str, Callable[[str, Mapping[str, Any], str], PhysicalResource]] = {
+        QUEUE: lambda _id, props, name: _create_queue(sqs, resolver, props, name),
+        TABLE: lambda _id, props, name: _create_table(dynamodb, resolver, props, name),
+        BUCKET: lambda _id, props, name: _create_bucket(s3, resolver, props, name),
+    }
+    for logical_id in _creation_order(template):
+        name = resource_name(template, logical_id, prefix=prefix, suffix=suffix, resolver=resolver)
+        create = creators[resource(template, logical_id)["Type"]]
+        created = create(logical_id, properties(template, logical_id), name)
+        physical.resources[logical_id] = created
+        if "Arn" in created.attributes and created.attributes["Arn"].count(":") >= 5:
+            account_id = created.attributes["Arn"].split(":")[4]
+            physical.account_id = account_id or physical.account_id
+    return physical
+
+
+def _creation_order(template: Template) -> list[str]:
+    """Supported resources, each after the supported resources its properties refer to."""
+    pending = {
+        logical_id: definition
+        for logical_id, definition in template["Resources"].items()
+        if definition.get("Type") in SUPPORTED_TYPES
+    }
+    order: list[str] = []
+    while pending:
+        ready = [
+            logical_id
+            for logical_id, definition in pending.items()
+            if not (references(definition.get("Properties") or {}) & pending.keys())
+        ]
+        if not ready:
+            raise TemplateError(f"circular references among {', '.join(sorted(pending))}")
+        for logical_id in ready:
+            order.append(logical_id)
+            del pending[logical_id]
+    return order
+
+
+def _attribute_value(name: str, value: Any) -> str:
+    if name == "RedrivePolicy" and isinstance(value, dict) and "maxReceiveCount" in value:
+        value = {**value, "maxReceiveCount": int(value["maxReceiveCount"])}
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _create_queue(
+    sqs: SQSClient, resolver: Resolver, props: Mapping[str, Any], name: str
+) -> PhysicalResource:
+    attributes: dict[QueueAttributeNameType, str] = {
+        key: _attribute_value(key, resolver.resolve(props[key]))
+        for key in _QUEUE_ATTRIBUTES
+        if key in props
+    }
+    if attributes.get("FifoQueue") == "false":
+        del attributes["FifoQueue"]  # SQS accepts FifoQueue only as "true"
+    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    return _queue(url, arn)
+
+
+def _queue(url: str, arn: str) -> PhysicalResource:
+    return PhysicalResource(url, {"Arn": arn, "QueueName": arn.split(":")[-1], "QueueUrl": url})
+
+
+def _create_table(
+    dynamodb: DynamoDBClient, resolver: Resolver, props: Mapping[str, Any], name: str
+) -> PhysicalResource:
+    spec = resolver.resolve(dict(props))
+    request: dict[str, Any] = {
+        "TableName": name,
+        "KeySchema": spec["KeySchema"],
+        "AttributeDefinitions": spec["AttributeDefinitions"],
+        "BillingMode": spec.get("BillingMode", "PROVISIONED"),
+    }
+    for key in (
+        "GlobalSecondaryIndexes",
+        "LocalSecondaryIndexes",
+        "ProvisionedThroughput",
+        "TableClass",
+        "DeletionProtectionEnabled",
+    ):
+        if key in spec:
+            request[key] = spec[key]
+    if "StreamSpecification" in spec:
+        request["StreamSpecification"] = {"StreamEnabled": True, **spec["StreamSpecification"]}
+    if "SSESpecification" in spec:
+        sse = spec["SSESpecification"]
+        request["SSESpecification"] = {
+            "Enabled": str(sse.get("SSEEnabled", False)).lower() == "true",
+            **{key: sse[key] for key in ("SSEType", "KMSMasterKeyId") if key in sse},
+        }
+    try:
+        description = dynamodb.create_table(**request)["TableDescription"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceInUseException":
+            raise
+        description = dynamodb.describe_table(TableName=name)["Table"]
+    dynamodb.get_waiter("table_exists").wait(
+        TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+    )
+    ttl = spec.get("TimeToLiveSpecification")
+    if ttl and str(ttl.get("Enabled", False)).lower() == "true":
+        dynamodb.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
+        )
+    recovery = spec.get("PointInTimeRecoverySpecification") or {}
+    if str(recovery.get("PointInTimeRecoveryEnabled", False)).lower() == "true":
+        dynamodb.update_continuous_backups(
+            TableName=name,
+            PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+        )
+    attributes = {"Arn": description["TableArn"]}
+    if "LatestStreamArn" in description:
+        attributes["StreamArn"] = description["LatestStreamArn"]
+    return PhysicalResource(name, attributes)
+
+
+def _create_bucket(
+    s3: S3Client, resolver: Resolver, props: Mapping[str, Any], name: str
+) -> PhysicalResource:
+    """The bucket, with the settings that change behaviour: versioning, public access block.
+
+    Encryption, lifecycle and ownership rules change nothing a local client can observe.
+    """
+    region = s3.meta.region_name
+    try:
+        if region == "us-east-1":
+            s3.create_bucket(Bucket=name)
+        else:
+            s3.create_bucket(
+                Bucket=name,
+                CreateBucketConfiguration={
+                    "LocationConstraint": cast("BucketLocationConstraintType", region)
+                },
+            )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "BucketAlreadyOwnedByYou":
+            raise
+    versioning = resolver.resolve(props.get("VersioningConfiguration") or {})
+    if versioning.get("Status"):
+        s3.put_bucket_versioning(
+            Bucket=name, VersioningConfiguration={"Status": versioning["Status"]}
+        )
+    public_access = resolver.resolve(props.get("PublicAccessBlockConfiguration") or {})
+    if public_access:
+
+        def flag(key: str) -> bool:
+            return str(public_access.get(key, False)).lower() == "true"
+
+        s3.put_public_access_block(
+            Bucket=name,
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": flag("BlockPublicAcls"),
+                "IgnorePublicAcls": flag("IgnorePublicAcls"),
+                "BlockPublicPolicy": flag("BlockPublicPolicy"),
+                "RestrictPublicBuckets": flag("RestrictPublicBuckets"),
+            },
+        )
+    return _bucket(name, region)
+
+
+def _bucket(name: str, region: str) -> PhysicalResource:
+    return PhysicalResource(
+        name,
+        {
+            "Arn": f"arn:aws:s3:::{name}",
+            "DomainName": f"{name}.s3.amazonaws.com",
+            "RegionalDomainName": f"{name}.s3.{region}.amazonaws.com",
+        },
+    )

@@ -29,7 +29,7 @@ format: .venv/.synced
 	$(PY) -m ruff check --fix .
 
 ## check-template: sam validate, cfn-lint and checkov on template.yaml
-check-template:
+check-template: .venv/.synced
 	scripts/check-template
 
 ## requirements: regenerate functions/requirements.txt (what sam build installs) from uv.lock

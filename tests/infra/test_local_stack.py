@@ -6,11 +6,8 @@ LOCAL_WORKER_HANDLER), so this checks the local stack's wiring, not the applicat
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infra.local.template import REPO_ROOT
+from tests.local_stack_process import running_local_stack
 
 STAND_IN = """
 import json
@@ -62,55 +59,12 @@ def handler(event, context):
 """
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_for(path: Path, text: str, process: subprocess.Popen[bytes], timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        output = path.read_text(errors="replace")
-        if text in output:
-            return output
-        if process.poll() is not None:
-            pytest.fail(f"local stack exited with {process.returncode}:\n{output}")
-        time.sleep(0.1)
-    pytest.fail(f"{text!r} did not appear within {timeout} s:\n{path.read_text()}")
-
-
 @pytest.fixture
 def local_stack(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
     (tmp_path / "stand_in.py").write_text(STAND_IN)
-    api_port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(
-            [str(REPO_ROOT / "functions"), str(REPO_ROOT), str(tmp_path)]
-        ),
-        "LOCAL_AWS_PORT": str(free_port()),
-        "LOCAL_API_PORT": str(api_port),
-        "LOCAL_API_APP": "stand_in:app",
-        "LOCAL_WORKER_HANDLER": "stand_in.handler",
-    }
-    log = tmp_path / "local.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "infra.local"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for(log, "Uvicorn running", process, timeout=60)
-        yield f"http://127.0.0.1:{api_port}", process, log
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    stand_ins = {"LOCAL_API_APP": "stand_in:app", "LOCAL_WORKER_HANDLER": "stand_in.handler"}
+    with running_local_stack(tmp_path, stand_ins, pythonpath=(tmp_path,)) as stack:
+        yield stack.api_url, stack.process, stack.log
 
 
 def test_a_queued_task_is_run_by_the_worker_and_ctrl_c_stops_everything(

@@ -1,0 +1,53 @@
+"""The README's local session, as a user runs it: `make run`, curl, upload, process, poll."""
+
+import time
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+
+from tests.local_stack_process import running_local_stack
+
+
+@pytest.mark.timeout(120)
+def test_readme_session_ends_with_a_succeeded_task(tmp_path: Path) -> None:
+    # GIVEN the whole system running locally, as `make run` starts it
+    with (
+        running_local_stack(tmp_path) as stack,
+        httpx.Client(base_url=stack.api_url, timeout=10) as client,
+    ):
+        # WHEN a notification is requested
+        notified = client.post("/send-notification/jane@example.com")
+        assert notified.status_code == 200
+        assert notified.json() == {"message": "Notification scheduled"}
+        # AND a file is uploaded to the embedded S3 and its processing requested
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=stack.aws_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        s3.put_object(Bucket="local-uploads-bucket", Key="uploads/report.csv", Body=b"a,b\n1,2\n")
+        accepted = client.post("/process/", params={"file_path": "uploads/report.csv"})
+        assert accepted.status_code == 202
+        location = accepted.headers["location"]
+        # THEN polling the task's status shows it succeeded, with its result
+        deadline = time.monotonic() + 30
+        status = client.get(location).json()
+        while status["status"] not in ("succeeded", "dead") and time.monotonic() < deadline:
+            time.sleep(0.3)
+            status = client.get(location).json()
+        assert status["status"] == "succeeded", status
+        assert status["result"]["lines"] == 2
+        assert status["result"]["size_bytes"] == 8
+        # AND the email went out through the embedded SES
+        ses = boto3.client(
+            "ses",
+            endpoint_url=stack.aws_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        assert ses.get_send_quota()["SentLast24Hours"] == 1

@@ -41,6 +41,7 @@ bench: .venv/.synced
 	$(PY) -m bench.post_response
 	$(PY) -m bench.worker_overhead
 	$(PY) -m bench.no_loss
+	$(PY) -m bench.cold_start
 
 ## upload: put FILE into the local stack's bucket under the uploads prefix (make upload FILE=a.csv)
 upload: .venv/.synced

@@ -75,11 +75,18 @@ def resource_name(
     suffix: str = "",
     resolver: Resolver | None = None,
 ) -> str:
-    """A resource's local name: its explicit name in the template, else a derived one."""
+    """A resource's local name: its explicit name in the template, else a derived one.
+
+    A FIFO queue's name ends in ``.fifo``; whether a queue is FIFO may depend on parameters
+    (``FifoQueue: !If [...]``), which ``resolver`` knows (without one, their defaults apply).
+    """
     definition = resource(template, logical_id)
     props = properties(template, logical_id)
     explicit = props.get(_EXPLICIT_NAME.get(definition.get("Type", ""), ""))
-    fifo = str(props.get("FifoQueue", "false")).lower() == "true"
+    flag = (resolver or Resolver(template, Physical())).resolve(
+        {"FifoQueue": props.get("FifoQueue", False)}
+    )
+    fifo = str(flag.get("FifoQueue", False)).lower() == "true"
     if explicit is not None and resolver is not None:
         name = resolver.resolve_string(explicit).removesuffix(".fifo")
         name = f"{name}-{suffix}" if suffix else name
@@ -96,14 +103,16 @@ def planned_physical(
     account_id: str = DEFAULT_ACCOUNT_ID,
     prefix: str = "local",
     suffix: str = "",
+    parameters: Mapping[str, str] | None = None,
 ) -> Physical:
     """The Physical that ``create_resources`` yields on moto's server, without creating it.
 
     Used to write ``infra/env.json`` (and to check it stays in step with the template).
     """
     physical = Physical(region=region, account_id=account_id)
+    resolver = Resolver(template, physical, parameters)
     for logical_id in _creation_order(template):
-        name = resource_name(template, logical_id, prefix=prefix, suffix=suffix)
+        name = resource_name(template, logical_id, prefix=prefix, suffix=suffix, resolver=resolver)
         resource_type = resource(template, logical_id)["Type"]
         if resource_type == QUEUE:
             url = f"{endpoint_url.rstrip('/')}/{account_id}/{name}"
@@ -192,10 +201,12 @@ def _attribute_value(name: str, value: Any) -> str:
 def _create_queue(
     sqs: SQSClient, resolver: Resolver, props: Mapping[str, Any], name: str
 ) -> PhysicalResource:
+    # Resolved together, so that a property an !If turns into AWS::NoValue is simply absent.
+    resolved: Mapping[str, Any] = resolver.resolve(
+        {key: props[key] for key in _QUEUE_ATTRIBUTES if key in props}
+    )
     attributes: dict[QueueAttributeNameType, str] = {
-        key: _attribute_value(key, resolver.resolve(props[key]))
-        for key in _QUEUE_ATTRIBUTES
-        if key in props
+        key: _attribute_value(key, resolved[key]) for key in _QUEUE_ATTRIBUTES if key in resolved
     }
     if attributes.get("FifoQueue") == "false":
         del attributes["FifoQueue"]  # SQS accepts FifoQueue only as "true"

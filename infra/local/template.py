@@ -353,12 +353,26 @@ class SqsEventSettings:
     enabled: bool
 
 
+# The SQS event properties read below; evaluated (they may be !If on parameters), unlike Queue.
+_SQS_EVENT_SETTINGS = (
+    "BatchSize",
+    "MaximumBatchingWindowInSeconds",
+    "FunctionResponseTypes",
+    "ScalingConfig",
+    "Enabled",
+)
+
+
 def sqs_event_settings(
-    template: Template, function_id: str, event_id: str | None = None
+    template: Template,
+    function_id: str,
+    event_id: str | None = None,
+    parameters: Mapping[str, str] | None = None,
 ) -> SqsEventSettings:
     """The SQS event of a function (its only one unless ``event_id`` names it).
 
-    Defaults are SAM's: BatchSize 10, MaximumBatchingWindowInSeconds 0, Enabled true.
+    Defaults are SAM's: BatchSize 10, MaximumBatchingWindowInSeconds 0, Enabled true. Settings
+    may depend on parameters (``!If``), evaluated with ``parameters`` over their defaults.
     """
     events = function_properties(template, function_id).get("Events") or {}
     sqs_events = {name: event for name, event in events.items() if event.get("Type") == "SQS"}
@@ -372,12 +386,15 @@ def sqs_event_settings(
         event = sqs_events[event_id]
     else:
         raise TemplateError(f"{function_id} has no SQS event {event_id!r}")
-    props: Mapping[str, Any] = event.get("Properties") or {}
+    raw: Mapping[str, Any] = event.get("Properties") or {}
+    props: Mapping[str, Any] = Resolver(template, Physical(), parameters).resolve(
+        {key: raw[key] for key in _SQS_EVENT_SETTINGS if key in raw}
+    )
     scaling = props.get("ScalingConfig") or {}
     maximum_concurrency = scaling.get("MaximumConcurrency")
     return SqsEventSettings(
         event_id=event_id,
-        queue_id=_arn_reference(props.get("Queue"), f"{function_id}.Events.{event_id}.Queue"),
+        queue_id=_arn_reference(raw.get("Queue"), f"{function_id}.Events.{event_id}.Queue"),
         batch_size=int(props.get("BatchSize", 10)),
         batching_window_seconds=int(props.get("MaximumBatchingWindowInSeconds", 0)),
         report_batch_item_failures="ReportBatchItemFailures"

@@ -85,7 +85,12 @@ def local_stack(pollers: int = 2) -> Iterator[dict[str, str]]:
     server.start()
     host, port = server.get_host_and_port()
     saved = dict(os.environ)
-    os.environ["AWS_ENDPOINT_URL"] = f"http://{host}:{port}"
+    os.environ.update(
+        AWS_ENDPOINT_URL=f"http://{host}:{port}",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+    )
     stop = threading.Event()
     threads: list[threading.Thread] = []
     try:

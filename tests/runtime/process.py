@@ -37,8 +37,11 @@ class RuntimeProcess:
         cwd: Path | str | None = None,
         pythonpath: Sequence[Path | str] | None = None,
         env: Mapping[str, str] | None = None,
+        python: Path | str | None = None,
     ) -> None:
         self.handler = handler
+        # The interpreter runs awslambdaric from its own site-packages, as Lambda's runtime does.
+        self.python = str(python) if python is not None else sys.executable
         self.cwd = Path(cwd) if cwd is not None else FUNCTIONS_DIR
         paths = pythonpath if pythonpath is not None else [FUNCTIONS_DIR, REPO_ROOT]
         base = {k: os.environ[k] for k in _PASSTHROUGH if k in os.environ}
@@ -72,7 +75,7 @@ class RuntimeProcess:
         with os.fdopen(fd, "wb") as log:
             # The child keeps its own copy of the descriptor; ours can close right away.
             self._popen = subprocess.Popen(
-                [sys.executable, "-m", "awslambdaric", self.handler],
+                [self.python, "-m", "awslambdaric", self.handler],
                 cwd=self.cwd,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
@@ -157,6 +160,8 @@ def run_function(
     cwd: Path | str | None = None,
     pythonpath: Sequence[Path | str] | None = None,
     ready_timeout: float = 30.0,
+    python: Path | str | None = None,
+    memory_size: int = 128,
 ) -> Iterator[tuple[LambdaEmulator, RuntimeProcess]]:
     """Start an emulator and an awslambdaric process for `handler`; yield once init is done.
 
@@ -174,9 +179,11 @@ def run_function(
             handler,
             runtime_api=emulator.runtime_api,
             function_name=function_name,
+            memory_size=memory_size,
             cwd=cwd,
             pythonpath=pythonpath,
             env=env,
+            python=python,
         ) as process,
     ):
         try:

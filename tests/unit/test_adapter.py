@@ -85,7 +85,7 @@ def test_a_request_that_outlives_the_deadline_gets_a_504() -> None:
     event = json.loads((EVENTS / "health.json").read_text())
     event["rawPath"] = event["requestContext"]["http"]["path"] = "/slow"
     started = time.monotonic()
-    response = handler(event, FakeContext(remaining_ms=600))
+    response = handler(event, FakeContext(remaining_ms=1000))
     assert response["statusCode"] == 504
     assert "function timeout" in response["body"]
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 4  # the route alone would take 5 s

@@ -23,6 +23,11 @@ class TaskEnvelope(BaseModel):
     correlation_id: str | None = Field(default=None, max_length=200)
     enqueued_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
+    def message_body(self) -> str:
+        """The envelope as JSON for SQS, in ASCII: arguments may hold characters that SQS
+        refuses in a body (most control characters, U+FFFE, U+FFFF); as JSON escapes they pass."""
+        return self.model_dump_json(ensure_ascii=True)
+
     @model_validator(mode="after")
     def _exactly_one_argument_source(self) -> Self:
         if (self.arguments is None) == (self.arguments_key is None):

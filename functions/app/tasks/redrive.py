@@ -43,6 +43,7 @@ def redrive_dead_tasks(
             QueueUrl=dead_letter_queue_url,
             MaxNumberOfMessages=10,
             MessageAttributeNames=["All"],
+            MessageSystemAttributeNames=["MessageGroupId"],
             VisibilityTimeout=60,
             WaitTimeSeconds=0,
         ).get("Messages", [])
@@ -70,10 +71,18 @@ def redrive_dead_tasks(
                     for name, value in message.get("MessageAttributes", {}).items()
                     if name != "dead_letter_reason"
                 }
+                fifo: dict[str, str] = {}
+                if queue_url.endswith(".fifo"):
+                    group = message.get("Attributes", {}).get("MessageGroupId") or envelope.name
+                    fifo = {
+                        "MessageGroupId": group,
+                        "MessageDeduplicationId": f"{envelope.task_id}-{retry.attempt}",
+                    }
                 sqs.send_message(
                     QueueUrl=queue_url,
-                    MessageBody=retry.model_dump_json(),
+                    MessageBody=retry.message_body(),
                     MessageAttributes=attributes,
+                    **fifo,  # type: ignore[arg-type]
                 )
                 report.requeued.append(envelope.task_id)
             sqs.delete_message(

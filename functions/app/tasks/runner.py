@@ -1,6 +1,7 @@
 """Running one SQS record as a task: validate, run once, record status, retry or dead-letter."""
 
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,11 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
 
 MAX_VISIBILITY_SECONDS = 12 * 60 * 60  # SQS's limit for ChangeMessageVisibility
+MAX_MESSAGE_ATTRIBUTES = 10  # SQS's limit per message
+# Copied to the dead-letter queue before other attributes: they tie a message to its request.
+_KEEP_FIRST = ("correlation_id", "task_name")
+# The characters SQS accepts in a body or string attribute; it refuses a message with others.
+_NOT_SQS_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class TaskAttemptFailed(Exception):
@@ -44,7 +50,8 @@ class RetryPolicy:
     max_seconds: int
 
     def delay(self, receive_count: int) -> int:
-        delay = self.base_seconds * int(2 ** max(receive_count - 1, 0))
+        # The exponent is capped: beyond 2**30 the result is past every limit anyway.
+        delay = self.base_seconds * int(2 ** min(max(receive_count - 1, 0), 30))
         return min(delay, self.max_seconds, MAX_VISIBILITY_SECONDS)
 
     def is_last(self, receive_count: int) -> bool:
@@ -92,11 +99,12 @@ class TaskRunner:
             self._dead_letter(record, f"not a task envelope: {_summary(error)}")
             metrics.add_metric(name="MalformedMessages", unit=MetricUnit.Count, value=1)
             return
-        logger.append_keys(task_id=envelope.task_id, task_name=envelope.name)
+        # Context keys, like the correlation id: overlapping invocations keep their own.
+        logger.thread_safe_append_keys(task_id=envelope.task_id, task_name=envelope.name)
         try:
             self._run(record, envelope)
         finally:
-            logger.remove_keys(["task_id", "task_name"])
+            logger.thread_safe_remove_keys(["task_id", "task_name"])
 
     def _run(self, record: SQSRecord, envelope: TaskEnvelope) -> None:
         receive_count = int(record.attributes.approximate_receive_count or 1)
@@ -181,11 +189,32 @@ class TaskRunner:
         logger.error(
             "message dead-lettered", extra={"reason": reason, "message_id": record.message_id}
         )
+        copied = [
+            (name, value)
+            for name, value in _string_attributes(record).items()
+            if name != "dead_letter_reason"
+        ]
+        # SQS refuses a message with more attributes than its limit, so the copy keeps room for
+        # the reason and drops the last others: the correlation id and task name go first.
+        copied.sort(key=lambda item: item[0] not in _KEEP_FIRST)
         attributes: dict[str, MessageAttributeValueTypeDef] = {
             name: {"DataType": "String", "StringValue": value}
-            for name, value in _string_attributes(record).items()
+            for name, value in copied[: MAX_MESSAGE_ATTRIBUTES - 1]
         }
-        attributes["dead_letter_reason"] = {"DataType": "String", "StringValue": reason[:1000]}
+        attributes["dead_letter_reason"] = {
+            "DataType": "String",
+            "StringValue": _sqs_text(reason)[:1000],
+        }
+        if self._dead_letter_queue_url.endswith(".fifo"):
+            self._sqs.send_message(
+                QueueUrl=self._dead_letter_queue_url,
+                MessageBody=record.body,
+                MessageAttributes=attributes,
+                # Keep the message's own group, so a redrive restores its order.
+                MessageGroupId=record.attributes.message_group_id or "dead-letters",
+                MessageDeduplicationId=record.message_id,
+            )
+            return
         self._sqs.send_message(
             QueueUrl=self._dead_letter_queue_url,
             MessageBody=record.body,
@@ -201,6 +230,12 @@ def _string_attributes(record: SQSRecord) -> dict[str, str]:
         for name, value in raw.items()
         if isinstance(value, dict) and isinstance(value.get("stringValue"), str)
     }
+
+
+def _sqs_text(text: str) -> str:
+    """``text`` as SQS will take it: a malformed body's JSON keys (say "\\u0000") reach a
+    validation error's location, and SQS would refuse the dead-lettered copy over them."""
+    return _NOT_SQS_TEXT.sub("\ufffd", text)
 
 
 def _summary(error: ValidationError) -> str:

@@ -136,12 +136,12 @@ class TaskSender:
             arguments=arguments,
             correlation_id=self._correlation_id,
         )
-        body = envelope.model_dump_json()
+        body = envelope.message_body()
         if len(body.encode()) > CLAIM_CHECK_BYTES:
             key = f"{PAYLOAD_PREFIX}{task_id}.json"
             self._s3.put_object(Bucket=self._bucket, Key=key, Body=json.dumps(arguments).encode())
             envelope = envelope.model_copy(update={"arguments": None, "arguments_key": key})
-            body = envelope.model_dump_json()
+            body = envelope.message_body()
         entry: SendMessageBatchRequestEntryTypeDef = {
             "Id": task_id,
             "MessageBody": body,

@@ -10,7 +10,11 @@ from app.tasks.status import TaskStatus
 router = APIRouter(tags=["tasks"])
 
 
-@router.get("/tasks/{task_id}")
+@router.get(
+    "/tasks/{task_id}",
+    # Listed so that clients expect it: unknown ids and records past their TTL are both 404s.
+    responses={status.HTTP_404_NOT_FOUND: {"description": "No task with this id"}},
+)
 def get_task(
     task_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
     store: StatusStore,

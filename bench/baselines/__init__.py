@@ -1,0 +1,1 @@
+"""Bare handlers that the benchmarks measure the project's handlers against."""

@@ -6,6 +6,11 @@ local stack (moto's server on loopback, two pollers, the real worker handler).
 """
 
 import argparse
+import os
+
+# As on Lambda, the Powertools settings are in the environment before the app is imported.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "bench")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "bench")
 
 from tests.e2e import no_loss
 

@@ -6,6 +6,7 @@ in for Lambda's SQS event source mapping, and the real worker handler. Shared by
 """
 
 import json
+import logging
 import os
 import threading
 import time
@@ -81,6 +82,7 @@ class Outcome:
 @contextmanager
 def local_stack(pollers: int = 2) -> Iterator[dict[str, str]]:
     """Embedded AWS with resources from template.yaml and worker pollers, torn down after."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per AWS call otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -59,7 +59,7 @@ from tests.build.artifacts import (
     shared_objects,
 )
 from tests.runtime.emulator import REGION, InitError, InvokeResult, LambdaEmulator
-from tests.runtime.process import RuntimeProcess, run_function
+from tests.runtime.process import RuntimeProcess, json_logs, run_function
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -252,18 +252,6 @@ def built_functions(
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-def json_logs(output: str) -> list[dict[str, Any]]:
-    """The structured (Powertools JSON) lines of a runtime's output."""
-    records = []
-    for line in output.splitlines():
-        if line.startswith("{"):
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue
-    return records
 
 
 def invoke(running: Running, event: dict[str, Any], timeout: float) -> tuple[InvokeResult, str]:

@@ -2,12 +2,24 @@
 
 import time
 from pathlib import Path
+from typing import Any, Literal
 
 import boto3
 import httpx
 import pytest
 
 from tests.local_stack_process import running_local_stack
+
+
+def local_client(service: Literal["s3", "ses"], endpoint: str) -> Any:
+    """A boto3 client for the local stack's embedded AWS, as the README's session uses it."""
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 @pytest.mark.timeout(120)
@@ -22,13 +34,7 @@ def test_readme_session_ends_with_a_succeeded_task(tmp_path: Path) -> None:
         assert notified.status_code == 200
         assert notified.json() == {"message": "Notification scheduled"}
         # AND a file is uploaded to the embedded S3 and its processing requested
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=stack.aws_endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        s3 = local_client("s3", stack.aws_endpoint)
         s3.put_object(Bucket="local-uploads-bucket", Key="uploads/report.csv", Body=b"a,b\n1,2\n")
         accepted = client.post("/process/", params={"file_path": "uploads/report.csv"})
         assert accepted.status_code == 202
@@ -43,11 +49,4 @@ def test_readme_session_ends_with_a_succeeded_task(tmp_path: Path) -> None:
         assert status["result"]["lines"] == 2
         assert status["result"]["size_bytes"] == 8
         # AND the email went out through the embedded SES
-        ses = boto3.client(
-            "ses",
-            endpoint_url=stack.aws_endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        assert ses.get_send_quota()["SentLast24Hours"] == 1
+        assert local_client("ses", stack.aws_endpoint).get_send_quota()["SentLast24Hours"] == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from tests.runtime.emulator import REGION, LambdaEmulator
 
@@ -194,3 +195,15 @@ def run_function(
         except BaseException:
             sys.stderr.write(f"----- runtime process output -----\n{process.output()}\n")
             raise
+
+
+def json_logs(output: str) -> list[dict[str, Any]]:
+    """The structured (Powertools JSON) lines of a runtime's output, in order."""
+    records = []
+    for line in output.splitlines():
+        if line.startswith("{"):
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue
+    return records

@@ -25,7 +25,7 @@ from moto.ses.models import ses_backends
 
 from infra.local.template import function_settings, load_template
 from tests.runtime.emulator import REGION, InvokeResult, LambdaEmulator
-from tests.runtime.process import REPO_ROOT, RuntimeProcess, run_function
+from tests.runtime.process import REPO_ROOT, RuntimeProcess, json_logs, run_function
 
 if TYPE_CHECKING:
     from mypy_boto3_ses import SESClient
@@ -68,14 +68,7 @@ def body(result: InvokeResult) -> Any:
 
 def log_records(process: RuntimeProcess) -> list[dict[str, Any]]:
     """The structured (Powertools JSON) lines the function wrote, in order."""
-    records = []
-    for line in process.output().splitlines():
-        if line.startswith("{"):
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue
-    return records
+    return json_logs(process.output())
 
 
 @dataclass

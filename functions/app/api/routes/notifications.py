@@ -4,9 +4,9 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query
-from pydantic import EmailStr
 
 from app.api.background import IsolatedBackgroundRoute
+from app.notifications.addresses import EmailAddress
 from app.notifications.audit import write_log
 from app.notifications.email import send_email
 
@@ -18,7 +18,9 @@ async def send_email_async(email: str, message: str) -> None:
 
 
 @router.post("/send-notification/{email}")
-async def send_notification(email: EmailStr, background_tasks: BackgroundTasks) -> dict[str, str]:
+async def send_notification(
+    email: EmailAddress, background_tasks: BackgroundTasks
+) -> dict[str, str]:
     """Email the address and write an audit entry, after the response."""
     background_tasks.add_task(send_email, email, "Welcome!")
     background_tasks.add_task(write_log, f"Email sent to {email}")
@@ -27,7 +29,7 @@ async def send_notification(email: EmailStr, background_tasks: BackgroundTasks) 
 
 @router.post("/send-notification/")
 async def send_notification_async(
-    email: Annotated[EmailStr, Query()], background_tasks: BackgroundTasks
+    email: Annotated[EmailAddress, Query()], background_tasks: BackgroundTasks
 ) -> dict[str, str]:
     """Email the address from an async background task, after the response."""
     background_tasks.add_task(send_email_async, email, "Welcome!")

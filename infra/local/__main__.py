@@ -77,15 +77,24 @@ def aws_environment(endpoint_url: str) -> dict[str, str]:
     }
 
 
+# Variables that could send a request to, or sign it for, a real AWS account.
+REAL_AWS_VARIABLES = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+)
+
+
+def reaches_real_aws(name: str) -> bool:
+    """True for a variable that points boto3 at a real endpoint or account."""
+    return name.startswith("AWS_ENDPOINT_URL_") or name in REAL_AWS_VARIABLES
+
+
 def use_local_aws(endpoint_url: str) -> None:
     """Point this process at the local endpoint, dropping anything that could reach AWS."""
     for name in list(os.environ):
-        if name.startswith("AWS_ENDPOINT_URL_") or name in (
-            "AWS_PROFILE",
-            "AWS_DEFAULT_PROFILE",
-            "AWS_SESSION_TOKEN",
-            "AWS_SECURITY_TOKEN",
-        ):
+        if reaches_real_aws(name):
             del os.environ[name]
     os.environ.update(aws_environment(endpoint_url))
 

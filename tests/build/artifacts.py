@@ -27,7 +27,6 @@ from infra.local.template import Template, function_properties, logical_ids
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "sam-build"
-EVENTS_DIR = REPO_ROOT / "infra" / "events"
 UV_LOCK = REPO_ROOT / "uv.lock"
 RUNTIME_VENV = REPO_ROOT / ".aws-sam" / "runtime-venv"
 # What the Lambda runtime brings itself; everything else must be in the built folder.
@@ -190,11 +189,6 @@ def probe(python: Path, code: str, *args: str, cwd: Path, pythonpath: Path | Non
 def function_ids(template: Template) -> list[str]:
     """Every SAM function of the template, in template order."""
     return logical_ids(template, "AWS::Serverless::Function")
-
-
-def event_files(function_id: str) -> list[Path]:
-    """The sample events of one function: ``infra/events/<LogicalId>/*.json``."""
-    return sorted((EVENTS_DIR / function_id).glob("*.json"))
 
 
 def runtime_of(template: Template) -> str:

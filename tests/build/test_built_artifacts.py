@@ -49,7 +49,6 @@ from tests.build.artifacts import (
     Architecture,
     binary_wheel_tags,
     elf_machine,
-    event_files,
     function_ids,
     function_kind,
     probe,
@@ -60,6 +59,7 @@ from tests.build.artifacts import (
 )
 from tests.runtime.emulator import REGION, InitError, InvokeResult, LambdaEmulator
 from tests.runtime.process import RuntimeProcess, json_logs, run_function
+from tests.sample_events import event_files, function_event_params
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -337,11 +337,7 @@ def test_every_function_has_sample_events() -> None:
 
 @pytest.mark.parametrize(
     ("function_id", "event_file"),
-    [
-        pytest.param(function_id, path, id=f"{function_id}/{path.stem}")
-        for function_id in FUNCTIONS
-        for path in event_files(function_id)
-    ],
+    function_event_params(FUNCTIONS),
 )
 def test_the_built_function_handles_the_sample_event(
     built_functions: BuiltFunctions, function_id: str, event_file: Path

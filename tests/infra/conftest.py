@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
+from infra.local.__main__ import reaches_real_aws
 from infra.local.template import load_template
 
 REGION = "us-east-1"
@@ -19,12 +20,7 @@ REGION = "us-east-1"
 def offline_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake credentials, and nothing that could send a request to a real AWS endpoint."""
     for name in list(os.environ):
-        if name.startswith("AWS_ENDPOINT_URL") or name in (
-            "AWS_PROFILE",
-            "AWS_DEFAULT_PROFILE",
-            "AWS_SESSION_TOKEN",
-            "AWS_SECURITY_TOKEN",
-        ):
+        if name == "AWS_ENDPOINT_URL" or reaches_real_aws(name):
             monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

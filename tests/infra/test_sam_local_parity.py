@@ -29,17 +29,13 @@ from infra.local.template import (
     load_template,
     logical_ids,
 )
+from tests.sample_events import EVENTS_DIR, event_files, function_event_params
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-EVENTS_DIR = REPO_ROOT / "infra" / "events"
 ENV_JSON = REPO_ROOT / "infra" / "env.json"
 
 FUNCTIONS = logical_ids(load_template(), "AWS::Serverless::Function")
 API_EVENT_TYPES = {"HttpApi", "Api"}
-
-
-def event_files(function_id: str) -> list[Path]:
-    return sorted((EVENTS_DIR / function_id).glob("*.json"))
 
 
 def event_types(template: Template, function_id: str) -> set[str]:
@@ -93,11 +89,7 @@ def test_env_json_names_only_functions_of_the_template() -> None:
 
 @pytest.mark.parametrize(
     ("function_id", "event_file"),
-    [
-        pytest.param(function_id, path, id=f"{function_id}/{path.stem}")
-        for function_id in FUNCTIONS
-        for path in event_files(function_id)
-    ],
+    function_event_params(FUNCTIONS),
 )
 def test_every_sample_event_has_the_shape_its_trigger_sends(
     template: Template, function_id: str, event_file: Path

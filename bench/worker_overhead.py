@@ -67,7 +67,15 @@ def batch_event(queue_arn: str, store_queued: Callable[[str], None]) -> dict[str
     for _ in range(BATCH):
         task_id = uuid.uuid4().hex
         store_queued(task_id)
-        body = json.dumps({"task_id": task_id, "name": "bench_noop", "version": 1, "arguments": {}})
+        body = json.dumps(
+            {
+                "task_id": task_id,
+                "name": "bench_noop",
+                "version": 1,
+                "owner": "bench",
+                "arguments": {},
+            }
+        )
         records.append(
             {
                 "messageId": str(uuid.uuid4()),
@@ -139,7 +147,7 @@ def main() -> None:
         queue_arn = physical.attribute("TaskQueue", "Arn")
 
         def queued(task_id: str) -> None:
-            store.create_queued(task_id, "bench_noop", None)
+            store.create_queued(task_id, "bench_noop", None, owner="bench")
 
         clock = AwsCallClock()
         # Warm both paths once (imports, clients), then alternate to share any drift.

@@ -412,7 +412,9 @@ def check_sqs_event(functions: BuiltFunctions, function_id: str, event: dict[str
             uploads[file_path] = f"an upload named {file_path}\nsecond line\n".encode()
             aws.s3.put_object(Bucket=bucket, Key=file_path, Body=uploads[file_path])
         if store.get(envelope.task_id) is None:
-            store.create_queued(envelope.task_id, envelope.name, envelope.correlation_id)
+            store.create_queued(
+                envelope.task_id, envelope.name, envelope.correlation_id, owner=envelope.owner
+            )
     running = functions.get(function_id)
 
     # WHEN the SQS event source delivers the batch to the built worker

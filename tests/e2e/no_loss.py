@@ -159,6 +159,7 @@ def run(total: int, *, transient_share: float = 0.10, failing_share: float = 0.0
                 store=store,
                 queue_url=settings.task_queue_url,
                 bucket=settings.bucket_name,
+                owner="local",
                 correlation_id=f"no-loss-{start}",
             )
             chunk = keys[start : start + 25]

@@ -142,7 +142,12 @@ class Stack:
 
     def seed_queued(self, envelope: dict[str, Any]) -> None:
         """A status record for an envelope that reached the worker without the API (sam local)."""
-        self.store.create_queued(envelope["task_id"], envelope["name"], envelope["correlation_id"])
+        self.store.create_queued(
+            envelope["task_id"],
+            envelope["name"],
+            envelope["correlation_id"],
+            owner=envelope["owner"],
+        )
 
     def task_status(self, task_id: str) -> dict[str, Any]:
         response = self.api("get-task", path=f"/tasks/{task_id}")

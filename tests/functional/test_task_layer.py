@@ -38,6 +38,7 @@ def sender(stack: Stack, correlation_id: str = "corr-1") -> TaskSender:
         store=stack.store,
         queue_url=stack.queue_url,
         bucket=stack.bucket,
+        owner="local",
         correlation_id=correlation_id,
     )
 
@@ -220,7 +221,7 @@ def test_redrive_requeues_dead_tasks_which_then_succeed(stack: Stack) -> None:
 
 def test_status_never_moves_backwards(stack: Stack) -> None:
     store = TaskStatusStore(aws.dynamodb(), stack.task_table, timedelta(days=1))
-    store.create_queued("t1", "process_file", None)
+    store.create_queued("t1", "process_file", None, owner="local")
     assert store.mark_running("t1", 1)
     assert store.mark_failed("t1", 1, "boom", 2)
     assert store.mark_running("t1", 2)
@@ -262,7 +263,12 @@ def test_fifo_queue_groups_by_task_and_deduplicates_by_id(stack: Stack) -> None:
         "QueueUrl"
     ]
     fifo_sender = TaskSender(
-        sqs=aws.sqs(), s3=aws.s3(), store=stack.store, queue_url=fifo, bucket=stack.bucket
+        sqs=aws.sqs(),
+        s3=aws.s3(),
+        store=stack.store,
+        queue_url=fifo,
+        bucket=stack.bucket,
+        owner="local",
     )
     ids = fifo_sender.send_many(
         [

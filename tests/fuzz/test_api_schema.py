@@ -109,7 +109,7 @@ def seed_statuses(stack: Stack) -> list[str]:
     """One task in each state, so that GET /tasks/{id} also answers 200 with each shape."""
     store, name = stack.store, "process_file"
     for task_id in ("queued", "running", "succeeded", "failed", "dead"):
-        store.create_queued(task_id, name, correlation_id=f"fuzz-{task_id}")
+        store.create_queued(task_id, name, correlation_id=f"fuzz-{task_id}", owner="local")
         if task_id != "queued":
             store.mark_running(task_id, 1)
     store.mark_succeeded("succeeded", 1, {"size_bytes": 3, "ratio": 0.5, "rows": [1, 2.5, "x"]})

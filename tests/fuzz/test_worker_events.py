@@ -102,6 +102,7 @@ def envelopes(draw: st.DrawFn) -> dict[str, Any]:
         "task_id": draw(task_ids),
         "name": "process_file",
         "version": 1,
+        "owner": "local",
         "arguments": {"file_path": draw(upload_keys)},
     }
     for field in draw(st.sets(st.sampled_from(sorted(ENVELOPE_FIELDS)), max_size=3)):
@@ -194,11 +195,14 @@ def good_record(stack: Stack) -> tuple[str, dict[str, Any]]:
     """A queued ``process_file`` task whose upload exists, as Lambda would deliver it."""
     number = next(good_ids)
     task_id = f"good{number}"
-    stack.store.create_queued(task_id, "process_file", correlation_id=f"corr-{number}")
+    stack.store.create_queued(
+        task_id, "process_file", correlation_id=f"corr-{number}", owner="local"
+    )
     envelope = TaskEnvelope(
         task_id=task_id,
         name="process_file",
         version=1,
+        owner="local",
         arguments={"file_path": GOOD_UPLOAD},
         correlation_id=f"corr-{number}",
     )

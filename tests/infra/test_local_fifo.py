@@ -104,6 +104,7 @@ def test_the_apps_sender_sends_to_the_fifo_queue_with_a_message_group(
         store=store,
         queue_url=environment["TASK_QUEUE_URL"],
         bucket=environment["BUCKET_NAME"],
+        owner="local",
         metrics_namespace="test",
     )
     # WHEN it sends two tasks, one with a group key
@@ -139,7 +140,9 @@ def test_redrive_requeues_from_the_fifo_dlq(template: Template, fifo_stack: Phys
     store = TaskStatusStore(
         boto3.client("dynamodb"), environment["TASK_TABLE_NAME"], timedelta(days=1)
     )
-    envelope = TaskEnvelope(task_id="t1", name=PROBE.name, version=1, arguments={"n": 1})
+    envelope = TaskEnvelope(
+        task_id="t1", name=PROBE.name, version=1, owner="local", arguments={"n": 1}
+    )
     sqs.send_message(
         QueueUrl=environment["DEAD_LETTER_QUEUE_URL"],
         MessageBody=envelope.model_dump_json(),

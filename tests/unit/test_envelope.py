@@ -6,7 +6,9 @@ from app.tasks.envelope import TaskEnvelope
 
 def test_envelope_round_trips_through_json() -> None:
     # GIVEN an envelope with arguments
-    envelope = TaskEnvelope(task_id="abc", name="process_file", version=1, arguments={"a": 1})
+    envelope = TaskEnvelope(
+        task_id="abc", name="process_file", version=1, owner="alice", arguments={"a": 1}
+    )
     # WHEN it is serialised and parsed back
     parsed = TaskEnvelope.model_validate_json(envelope.model_dump_json())
     # THEN nothing is lost

@@ -31,6 +31,15 @@ def get_correlation_id(request: Request) -> str:
 CorrelationId = Annotated[str, Depends(get_correlation_id)]
 
 
+def get_owner() -> str:
+    """Who is calling: every task and file belongs to an owner."""
+    # One fixed owner until identity comes from API Gateway's authorizer claims.
+    return "local"
+
+
+Owner = Annotated[str, Depends(get_owner)]
+
+
 def get_status_store(settings: SettingsDep) -> TaskStatusStore:
     return TaskStatusStore(
         aws.dynamodb(), settings.task_table_name, timedelta(days=settings.task_ttl_days)
@@ -41,7 +50,7 @@ StatusStore = Annotated[TaskStatusStore, Depends(get_status_store)]
 
 
 def get_task_sender(
-    settings: SettingsDep, store: StatusStore, correlation_id: CorrelationId
+    settings: SettingsDep, store: StatusStore, correlation_id: CorrelationId, owner: Owner
 ) -> TaskSender:
     return TaskSender(
         sqs=aws.sqs(),
@@ -49,6 +58,7 @@ def get_task_sender(
         store=store,
         queue_url=settings.task_queue_url,
         bucket=settings.bucket_name,
+        owner=owner,
         correlation_id=correlation_id,
         metrics_namespace=settings.powertools_metrics_namespace,
     )

@@ -15,6 +15,9 @@ class TaskEnvelope(BaseModel):
     task_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     name: str = Field(min_length=1, max_length=128)
     version: int = Field(ge=1)
+    # The caller who queued the task (the JWT ``sub``); the worker re-checks it against the
+    # status record, so a forged message cannot act for another owner.
+    owner: str = Field(min_length=1, max_length=256)
     arguments: dict[str, Any] | None = None
     # Claim check: arguments too large for SQS are stored in S3 under this key instead.
     arguments_key: str | None = None

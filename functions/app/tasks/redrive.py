@@ -62,7 +62,12 @@ def redrive_dead_tasks(
                 report.already_succeeded.append(envelope.task_id)
             else:
                 if status is None:
-                    store.create_queued(envelope.task_id, envelope.name, envelope.correlation_id)
+                    store.create_queued(
+                        envelope.task_id,
+                        envelope.name,
+                        envelope.correlation_id,
+                        owner=envelope.owner,
+                    )
                 else:
                     store.requeue_dead(envelope.task_id)
                 retry = envelope.model_copy(update={"attempt": envelope.attempt + 1})

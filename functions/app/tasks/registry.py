@@ -3,11 +3,15 @@
 import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, get_type_hints
+from typing import Any, get_type_hints, overload
 
 from pydantic import BaseModel
 
+from app.tasks.context import TaskContext
+
 TaskResult = dict[str, Any]
+# A task takes its typed arguments, and optionally the context it runs in.
+TaskFunction = Callable[[Any], TaskResult] | Callable[[Any, TaskContext], TaskResult]
 
 
 class UnknownTaskError(LookupError):
@@ -23,10 +27,15 @@ class TaskDefinition[A: BaseModel]:
     name: str
     version: int
     arguments: type[A]
-    run: Callable[[A], TaskResult]
+    run: TaskFunction
+    takes_context: bool = False
 
-    def __call__(self, arguments: A) -> TaskResult:
-        return self.run(arguments)
+    def __call__(self, arguments: A, context: TaskContext | None = None) -> TaskResult:
+        if self.takes_context:
+            if context is None:
+                raise TypeError(f"task {self.name} needs a TaskContext")
+            return self.run(arguments, context)  # type: ignore[call-arg]
+        return self.run(arguments)  # type: ignore[call-arg]
 
 
 class TaskRegistry:
@@ -35,19 +44,15 @@ class TaskRegistry:
     def __init__(self) -> None:
         self._tasks: dict[tuple[str, int], TaskDefinition[Any]] = {}
 
-    def task[A: BaseModel](
-        self, name: str, *, version: int = 1
-    ) -> Callable[[Callable[[A], TaskResult]], TaskDefinition[A]]:
-        """Register ``func(arguments: SomeModel) -> dict`` as task ``name``."""
+    def task(self, name: str, *, version: int = 1) -> "_Register":
+        """Register ``func(arguments: SomeModel[, context: TaskContext]) -> dict`` as ``name``."""
+        return _Register(self, name, version)
 
-        def register(func: Callable[[A], TaskResult]) -> TaskDefinition[A]:
-            definition = TaskDefinition(name, version, _argument_model(func), func)
-            if (name, version) in self._tasks:
-                raise ValueError(f"task {name!r} version {version} is registered twice")
-            self._tasks[name, version] = definition
-            return definition
-
-        return register
+    def add(self, definition: TaskDefinition[Any]) -> None:
+        key = (definition.name, definition.version)
+        if key in self._tasks:
+            raise ValueError(f"task {key[0]!r} version {key[1]} is registered twice")
+        self._tasks[key] = definition
 
     def get(self, name: str, version: int) -> TaskDefinition[Any]:
         try:
@@ -59,14 +64,45 @@ class TaskRegistry:
         return iter(self._tasks.values())
 
 
-def _argument_model(func: Callable[..., TaskResult]) -> type[Any]:
+@dataclass(frozen=True)
+class _Register:
+    """The decorator ``TaskRegistry.task`` returns; typed so that a definition keeps its model."""
+
+    registry: TaskRegistry
+    name: str
+    version: int
+
+    @overload
+    def __call__[A: BaseModel](self, func: Callable[[A], TaskResult]) -> TaskDefinition[A]: ...
+
+    @overload
+    def __call__[A: BaseModel](
+        self, func: Callable[[A, TaskContext], TaskResult]
+    ) -> TaskDefinition[A]: ...
+
+    def __call__(self, func: TaskFunction) -> TaskDefinition[Any]:
+        arguments, takes_context = _signature(func)
+        definition = TaskDefinition(self.name, self.version, arguments, func, takes_context)
+        self.registry.add(definition)
+        return definition
+
+
+def _signature(func: Callable[..., TaskResult]) -> tuple[type[Any], bool]:
+    """The task's argument model, and whether it also takes a ``TaskContext``."""
     parameters = list(inspect.signature(func).parameters)
     hints = get_type_hints(func)
-    if len(parameters) != 1 or not (
-        isinstance(hints.get(parameters[0]), type) and issubclass(hints[parameters[0]], BaseModel)
+    model = hints.get(parameters[0]) if parameters else None
+    takes_context = len(parameters) == 2 and hints.get(parameters[1]) is TaskContext
+    if (
+        not (isinstance(model, type) and issubclass(model, BaseModel))
+        or len(parameters) > 2
+        or (len(parameters) == 2 and not takes_context)
     ):
-        raise TypeError(f"task {func.__name__} must take exactly one pydantic model argument")
-    return hints[parameters[0]]  # type: ignore[no-any-return]
+        raise TypeError(
+            f"task {func.__name__} must take one pydantic model argument, "
+            "optionally followed by a TaskContext"
+        )
+    return model, takes_context
 
 
 registry = TaskRegistry()

@@ -17,9 +17,11 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
 )
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from app.observability import bind_correlation_id, logger, metrics
+from app.tasks.context import TaskContext
 from app.tasks.envelope import TaskEnvelope
 from app.tasks.registry import PermanentTaskError, TaskRegistry, TaskResult
 from app.tasks.status import TaskStatusStore
@@ -89,7 +91,7 @@ class TaskRunner:
             config=idempotency,
         )(self._execute)
 
-    def __call__(self, record: SQSRecord) -> None:
+    def __call__(self, record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
         correlation_id = _string_attributes(record).get("correlation_id") or record.message_id
         bind_correlation_id(correlation_id)
         try:
@@ -102,16 +104,31 @@ class TaskRunner:
         # Context keys, like the correlation id: overlapping invocations keep their own.
         logger.thread_safe_append_keys(task_id=envelope.task_id, task_name=envelope.name)
         try:
-            self._run(record, envelope)
+            self._run(record, envelope, lambda_context)
         finally:
             logger.thread_safe_remove_keys(["task_id", "task_name"])
 
-    def _run(self, record: SQSRecord, envelope: TaskEnvelope) -> None:
+    def _run(
+        self, record: SQSRecord, envelope: TaskEnvelope, lambda_context: LambdaContext | None
+    ) -> None:
         receive_count = int(record.attributes.approximate_receive_count or 1)
         self._store.mark_running(envelope.task_id, receive_count)
+        context = TaskContext(
+            task_id=envelope.task_id,
+            owner=envelope.owner,
+            attempt=receive_count,
+            correlation_id=envelope.correlation_id,
+            remaining_millis=(
+                lambda_context.get_remaining_time_in_millis
+                if lambda_context is not None
+                else _no_deadline
+            ),
+        )
         started = time.perf_counter()
         try:
-            result = self._execute_once(envelope=envelope.model_dump(mode="json"))
+            result = self._execute_once(
+                envelope=envelope.model_dump(mode="json"), task_context=context
+            )
         except PermanentTaskError as error:
             self._give_up(record, envelope, receive_count, f"{error}")
             return
@@ -132,7 +149,7 @@ class TaskRunner:
         metrics.add_metric(name="TasksSucceeded", unit=MetricUnit.Count, value=1)
         logger.info("task succeeded", extra={"attempt": receive_count})
 
-    def _execute(self, envelope: dict[str, Any]) -> TaskResult:
+    def _execute(self, envelope: dict[str, Any], task_context: TaskContext) -> TaskResult:
         """Runs the task's effect; wrapped so that a redelivered envelope runs it only once."""
         task = TaskEnvelope.model_validate(envelope)
         definition = self._registry.get(task.name, task.version)
@@ -140,7 +157,7 @@ class TaskRunner:
             arguments = definition.arguments.model_validate(self._load_arguments(task))
         except ValidationError as error:
             raise PermanentTaskError(f"invalid arguments: {_summary(error)}") from error
-        return definition(arguments)
+        return definition(arguments, task_context)
 
     def _load_arguments(self, envelope: TaskEnvelope) -> Any:
         if envelope.arguments is not None:
@@ -220,6 +237,11 @@ class TaskRunner:
             MessageBody=record.body,
             MessageAttributes=attributes,
         )
+
+
+def _no_deadline() -> int:
+    """Outside Lambda (direct calls in tests) a task has no invocation deadline."""
+    return 15 * 60 * 1000
 
 
 def _string_attributes(record: SQSRecord) -> dict[str, str]:

@@ -68,10 +68,12 @@ class TaskSender:
         store: TaskStatusStore,
         queue_url: str,
         bucket: str,
+        owner: str,
         correlation_id: str | None = None,
         metrics_namespace: str | None = None,
     ) -> None:
         self._sqs = sqs
+        self._owner = owner
         self._s3 = s3
         self._store = store
         self._queue_url = queue_url
@@ -97,7 +99,7 @@ class TaskSender:
         outgoing = [self._prepare(request) for request in requests]
         for item in outgoing:
             self._store.create_queued(
-                item.envelope.task_id, item.envelope.name, self._correlation_id
+                item.envelope.task_id, item.envelope.name, self._correlation_id, owner=self._owner
             )
         failed: dict[str, str] = {}
         for batch in _batches(outgoing):
@@ -133,6 +135,7 @@ class TaskSender:
             task_id=task_id,
             name=definition.name,
             version=definition.version,
+            owner=self._owner,
             arguments=arguments,
             correlation_id=self._correlation_id,
         )

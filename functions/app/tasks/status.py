@@ -52,6 +52,7 @@ class TaskStatus(BaseModel):
 
     task_id: str
     name: str
+    owner: str
     status: TaskState
     attempts: int = 0
     correlation_id: str | None = None
@@ -73,11 +74,14 @@ class TaskStatusStore:
         self._table = table_name
         self._ttl = ttl
 
-    def create_queued(self, task_id: str, name: str, correlation_id: str | None) -> None:
+    def create_queued(
+        self, task_id: str, name: str, correlation_id: str | None, *, owner: str
+    ) -> None:
         now = _now()
         item = {
             "task_id": task_id,
             "name": name,
+            "owner": owner,
             "status": TaskState.QUEUED.value,
             "attempts": 0,
             "created_at": now.isoformat(),

@@ -1,8 +1,9 @@
 """``python -m infra.local``: the whole system on loopback, with no AWS account and no Docker.
 
-Starts moto's server, creates the template's queues, tables and bucket from template.yaml,
+Binds both ports first (a busy one is a one-line error and exit status 1), then starts
+moto's server, creates the template's queues, tables and bucket from template.yaml,
 verifies the SES sender, exports the functions' environment (resolved from the template),
-runs the worker behind an SqsPoller thread and serves the API with uvicorn. Ctrl-C stops it.
+runs the worker behind an SqsPoller thread and serves the API with uvicorn (``/docs`` with local assets). Ctrl-C stops it.
 
 Run from the repository root with ``PYTHONPATH=functions:.``. Environment knobs:
 LOCAL_AWS_PORT (4566), LOCAL_API_PORT (8000), LOCAL_API_APP (``app.api.main:app``) and
@@ -208,6 +209,8 @@ def serve(options: Options, aws_socket: socket.socket, api_socket: socket.socket
     """Everything on the two bound sockets until Ctrl-C (or SIGTERM)."""
     import uvicorn
 
+    from infra.local.docs import with_local_docs
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for chatty in ("botocore", "werkzeug"):  # a line per AWS call drowns the app's own logs
         logging.getLogger(chatty).setLevel(logging.WARNING)
@@ -231,7 +234,7 @@ def serve(options: Options, aws_socket: socket.socket, api_socket: socket.socket
 
         # Imported only now: the app reads its settings from the environment just exported.
         handler: SqsHandler = load_object(options.worker_handler)
-        api_app: Callable[..., Any] = load_object(options.api_app)
+        api_app: Callable[..., Any] = with_local_docs(load_object(options.api_app))
 
         if sqs_event_settings(template, WORKER_FUNCTION).enabled:
             poller = SqsPoller.from_template(template, WORKER_FUNCTION, physical, handler)

@@ -3,7 +3,8 @@
 Binds both ports first (a busy one is a one-line error and exit status 1), then starts
 moto's server, creates the template's queues, tables and bucket from template.yaml,
 verifies the SES sender, exports the functions' environment (resolved from the template),
-runs the worker behind an SqsPoller thread and serves the API with uvicorn (``/docs`` with local assets). Ctrl-C stops it.
+runs the worker behind an SqsPoller thread and serves the API with uvicorn, ``/docs``
+with Swagger UI's assets served locally. Ctrl-C stops it.
 
 Run from the repository root with ``PYTHONPATH=functions:.``. Environment knobs:
 LOCAL_AWS_PORT (4566), LOCAL_API_PORT (8000), LOCAL_API_APP (``app.api.main:app``) and

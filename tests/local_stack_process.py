@@ -42,11 +42,16 @@ class LocalStack:
     log: Path
 
 
-@contextmanager
-def running_local_stack(
-    log_dir: Path, extra_env: Mapping[str, str] | None = None, pythonpath: tuple[Path, ...] = ()
-) -> Iterator[LocalStack]:
-    api_port, aws_port = free_port(), free_port()
+LOCAL_STACK_COMMAND = (sys.executable, "-m", "infra.local")
+
+
+def local_stack_environment(
+    api_port: int,
+    aws_port: int,
+    extra_env: Mapping[str, str] | None = None,
+    pythonpath: tuple[Path, ...] = (),
+) -> dict[str, str]:
+    """The environment ``make run`` gives ``python -m infra.local``, on the given ports."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(
@@ -57,17 +62,28 @@ def running_local_stack(
         **(extra_env or {}),
     }
     env.pop("AWS_ENDPOINT_URL", None)
+    return env
+
+
+@contextmanager
+def running_local_stack(
+    log_dir: Path, extra_env: Mapping[str, str] | None = None, pythonpath: tuple[Path, ...] = ()
+) -> Iterator[LocalStack]:
+    api_port, aws_port = free_port(), free_port()
+    env = local_stack_environment(api_port, aws_port, extra_env, pythonpath)
     log = log_dir / "local.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "infra.local"],
+            LOCAL_STACK_COMMAND,
             cwd=REPO_ROOT,
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_for(log, "Uvicorn running", process, timeout=60)
+        # uvicorn serves a socket the stack bound before its banner, so it prints no "Uvicorn
+        # running" line; after this one, the banner is out and requests are answered.
+        wait_for(log, "Application startup complete", process, timeout=60)
         yield LocalStack(
             f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{aws_port}", process, log
         )

@@ -1,8 +1,10 @@
 """``python -m infra.local``: the whole system on loopback, with no AWS account and no Docker.
 
-Starts moto's server, creates the template's queues, tables and bucket from template.yaml,
+Binds both ports first (a busy one is a one-line error and exit status 1), then starts
+moto's server, creates the template's queues, tables and bucket from template.yaml,
 verifies the SES sender, exports the functions' environment (resolved from the template),
-runs the worker behind an SqsPoller thread and serves the API with uvicorn. Ctrl-C stops it.
+runs the worker behind an SqsPoller thread and serves the API with uvicorn, ``/docs``
+with Swagger UI's assets served locally. Ctrl-C stops it.
 
 Run from the repository root with ``PYTHONPATH=functions:.``. Environment knobs:
 LOCAL_AWS_PORT (4566), LOCAL_API_PORT (8000), LOCAL_API_APP (``app.api.main:app``) and
@@ -15,17 +17,20 @@ import importlib
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import boto3
 
 from infra.local.poller import SqsHandler, SqsPoller
 from infra.local.resources import create_resources
+from infra.local.servers import MotoServer, PortInUse, bound_port, listen
 from infra.local.template import (
     TEMPLATE_PATH,
     Physical,
@@ -35,9 +40,6 @@ from infra.local.template import (
     logical_ids,
     sqs_event_settings,
 )
-
-if TYPE_CHECKING:
-    from moto.server import ThreadedMotoServer
 
 HOST = "127.0.0.1"
 REGION = "us-east-1"
@@ -59,11 +61,22 @@ class Options:
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Options:
         return cls(
-            aws_port=int(environ.get("LOCAL_AWS_PORT", "4566")),
-            api_port=int(environ.get("LOCAL_API_PORT", "8000")),
+            aws_port=_port(environ, "LOCAL_AWS_PORT", 4566),
+            api_port=_port(environ, "LOCAL_API_PORT", 8000),
             api_app=environ.get("LOCAL_API_APP", "app.api.main:app"),
             worker_handler=environ.get("LOCAL_WORKER_HANDLER", "app.worker.handler.handler"),
         )
+
+
+class InvalidOption(Exception):
+    """A variable set to something the local stack cannot use."""
+
+
+def _port(environ: Mapping[str, str], variable: str, default: int) -> int:
+    value = environ.get(variable, str(default))
+    if not value.isdigit() or int(value) > 65535:
+        raise InvalidOption(f"{variable}={value!r} is not a port number (0-65535)")
+    return int(value)
 
 
 def aws_environment(endpoint_url: str) -> dict[str, str]:
@@ -177,20 +190,38 @@ def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
 
 def main(options: Options | None = None) -> int:
     """Run the local stack until Ctrl-C (or SIGTERM); returns the exit status."""
+    try:
+        options = options or Options.from_environment()
+        with ExitStack() as sockets:
+            # Both ports first, before moto, uvicorn and the app are imported: a busy port is
+            # reported within a second or two, before any banner.
+            aws_socket = sockets.enter_context(listen(HOST, options.aws_port, "LOCAL_AWS_PORT"))
+            api_socket = sockets.enter_context(listen(HOST, options.api_port, "LOCAL_API_PORT"))
+            bound = replace(
+                options, aws_port=bound_port(aws_socket), api_port=bound_port(api_socket)
+            )
+            return serve(bound, aws_socket, api_socket)
+    except (PortInUse, InvalidOption) as error:
+        sys.stderr.write(f"error: {error}\n")
+        return 1
+
+
+def serve(options: Options, aws_socket: socket.socket, api_socket: socket.socket) -> int:
+    """Everything on the two bound sockets until Ctrl-C (or SIGTERM)."""
     import uvicorn
-    from moto.server import ThreadedMotoServer
+
+    from infra.local.docs import with_local_docs
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for chatty in ("botocore", "werkzeug"):  # a line per AWS call drowns the app's own logs
         logging.getLogger(chatty).setLevel(logging.WARNING)
-    options = options or Options.from_environment()
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     endpoint_url = f"http://{HOST}:{options.aws_port}"
-    server: ThreadedMotoServer | None = None
+    server: MotoServer | None = None
     stop = threading.Event()
     poller_thread: threading.Thread | None = None
     try:
-        server = ThreadedMotoServer(ip_address=HOST, port=options.aws_port, verbose=False)
+        server = MotoServer(aws_socket)
         server.start()
         use_local_aws(endpoint_url)
         template = load_template(TEMPLATE_PATH)
@@ -204,7 +235,7 @@ def main(options: Options | None = None) -> int:
 
         # Imported only now: the app reads its settings from the environment just exported.
         handler: SqsHandler = load_object(options.worker_handler)
-        api_app: Callable[..., Any] = load_object(options.api_app)
+        api_app: Callable[..., Any] = with_local_docs(load_object(options.api_app))
 
         if sqs_event_settings(template, WORKER_FUNCTION).enabled:
             poller = SqsPoller.from_template(template, WORKER_FUNCTION, physical, handler)
@@ -214,7 +245,7 @@ def main(options: Options | None = None) -> int:
         sys.stdout.write(banner(options, endpoint_url, template, physical, environment, conflicts))
         sys.stdout.flush()
         config = uvicorn.Config(api_app, host=HOST, port=options.api_port, log_level="info")
-        uvicorn.Server(config).run()
+        uvicorn.Server(config).run(sockets=[api_socket])
     except KeyboardInterrupt:
         pass
     finally:

@@ -167,7 +167,7 @@ def main() -> None:
             "provide-client-params.sqs", lambda model, **_: calls.append(model.name)
         )
         event = json.loads(Path("infra/events/ApiFunction/process-batch.json").read_text())
-        event["body"] = json.dumps({"file_paths": [f"uploads/{n}.txt" for n in range(25)]})
+        event["body"] = json.dumps({"file_paths": [f"uploads/local/{n}.txt" for n in range(25)]})
         response = api_handler(event, FakeContext())
         assert response["statusCode"] == 202, response["body"]
 

@@ -30,6 +30,7 @@ from infra.local.template import (
     TEMPLATE_PATH,
     Physical,
     Template,
+    LOCAL_PARAMETERS,
     function_environment,
     load_template,
     logical_ids,
@@ -195,8 +196,10 @@ def main(options: Options | None = None) -> int:
         use_local_aws(endpoint_url)
         template = load_template(TEMPLATE_PATH)
         physical = create_resources(template)
-        api_environment = function_environment(template, API_FUNCTION, physical)
-        worker_environment = function_environment(template, WORKER_FUNCTION, physical)
+        api_environment = function_environment(template, API_FUNCTION, physical, LOCAL_PARAMETERS)
+        worker_environment = function_environment(
+            template, WORKER_FUNCTION, physical, LOCAL_PARAMETERS
+        )
         environment, conflicts = merge_environments(api_environment, worker_environment)
         os.environ.update(environment)
         if "SENDER_EMAIL" in environment:

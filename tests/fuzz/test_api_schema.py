@@ -69,7 +69,7 @@ CHECKS = {
     GenerationMode.NEGATIVE: [*COMMON_CHECKS, negative_data_rejection],
 }
 
-UPLOADS = "uploads/"
+UPLOADS = "uploads/local/"
 # Valid in a key, but not all of them in an SQS body: noncharacters, DEL, C1 controls,
 # separators, astral and combining characters.
 ODDITIES = ["", "\uffff", "\ufffe", "\x7f", "\x85", "\u2028", "\U0001f600", "e\u0301", "\ufeff"]

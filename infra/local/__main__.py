@@ -27,10 +27,10 @@ import boto3
 from infra.local.poller import SqsHandler, SqsPoller
 from infra.local.resources import create_resources
 from infra.local.template import (
+    LOCAL_PARAMETERS,
     TEMPLATE_PATH,
     Physical,
     Template,
-    LOCAL_PARAMETERS,
     function_environment,
     load_template,
     logical_ids,

@@ -52,7 +52,8 @@ def test_another_owners_task_reads_exactly_like_an_unknown_one(
     assert json.loads(theirs["body"])["detail"].replace(alice_task, "ID") == json.loads(
         unknown["body"]
     )["detail"].replace("0" * 32, "ID")
-    assert "a1c3e000" not in theirs["body"] and "report.csv" not in theirs["body"]
+    assert "a1c3e000" not in theirs["body"]
+    assert "report.csv" not in theirs["body"]
 
 
 @pytest.mark.parametrize("event_format", FORMATS)
@@ -119,7 +120,8 @@ def test_a_forged_message_cannot_make_the_worker_read_another_owners_upload(
     stack.run_worker(stack.queued_event())
     # THEN the task is dead without a retry, and no result of Alice's file exists anywhere
     status = stack.store.get("f0" * 16)
-    assert status is not None and status.status == "dead"
+    assert status is not None
+    assert status.status == "dead"
     assert "your uploads" in (status.last_error or "")
     assert status.result is None
     assert stack.s3.list_objects_v2(Bucket=stack.bucket, Prefix="results/").get("KeyCount") == 0

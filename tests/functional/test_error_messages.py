@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 from app import aws
 from tests.functional.stack import Stack
@@ -25,7 +25,7 @@ def access_denied(operation: str, resource: str) -> Callable[..., Any]:
             "because no identity-based policy allows the action"
         )
         body = {"Error": {"Code": "AccessDenied", "Message": message}}
-        return AWSResponse("https://aws.test", 403, {}, None), {
+        return AWSResponse("https://aws.test", 403, HTTPHeaders(), None), {
             **body,
             "ResponseMetadata": {"HTTPStatusCode": 403},
         }

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from app.tasks.context import TaskContext
-
 from tests.functional.stack import Stack
 
 

@@ -484,9 +484,7 @@ def test_translated_worker_runs_with_its_own_role(translated: Template) -> None:
     assert f"{worker}Role" not in translated["Resources"]
     # AND its event source mapping reads the task queue with that role's grants
     (mapping,) = logical_ids(translated, "AWS::Lambda::EventSourceMapping")
-    assert properties(translated, mapping)["EventSourceArn"] == {
-        "Fn::GetAtt": ["TaskQueue", "Arn"]
-    }
+    assert properties(translated, mapping)["EventSourceArn"] == {"Fn::GetAtt": ["TaskQueue", "Arn"]}
     statements = [
         statement
         for policy in properties(translated, "WorkerRole")["Policies"]

@@ -85,4 +85,3 @@ def process_file(arguments: ProcessFileArguments, context: TaskContext) -> TaskR
     if _processor is None:
         raise RuntimeError("app.files.processing.use() was not called by the worker's wiring")
     return _processor.summarise(arguments.file_path, context.owner)
-

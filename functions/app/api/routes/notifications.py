@@ -48,7 +48,7 @@ async def send_notification_async(
     quota: Quota,
     settings: SettingsDep,
 ) -> dict[str, str]:
-    """Email the address from an async background task and write an audit entry, after the response."""
+    """The same, emailing from an async background task."""
     _authorise(email, caller, settings, quota)
     background_tasks.add_task(_send_async, mailer, email, "Welcome!")
     background_tasks.add_task(write_log, f"Email sent to {mask(email)}")

@@ -133,3 +133,15 @@ def test_an_unexpected_error_is_a_500_with_a_code_and_the_correlation_id(
     assert response["statusCode"] == 500
     body = assert_reveals_nothing(response)
     assert body["code"] == "internal_error"
+
+
+def test_many_bad_fields_still_echo_only_a_few_hundred_bytes(stack: Stack) -> None:
+    # GIVEN a batch of 100 keys, each a kilobyte and each wrong (a space in every one)
+    body = json.dumps({"file_paths": [f"uploads/local/{n} {'x' * 1000}" for n in range(100)]})
+    response = stack.api("process-batch", body=body)
+    # THEN the 422 says what is wrong without sending the input back
+    assert response["statusCode"] == 422
+    assert "U+0020" in response["body"]
+    echoed = sum(len(str(item.get("input", ""))) for item in json.loads(response["body"])["detail"])
+    assert echoed <= 320  # 300 characters, and an ellipsis where input was cut
+    assert len(response["body"]) < 3000

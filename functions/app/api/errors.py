@@ -16,9 +16,10 @@ from app.api.quota import QuotaExceeded
 from app.observability import logger
 from app.tasks.sender import InvalidTaskRequest, TaskSendError
 
-# A 422 names what is wrong; echoing a whole 1 MiB body back would only cost bandwidth.
-MAX_ECHO_CHARS = 200
-MAX_ERRORS = 20
+# A 422 names what is wrong; echoing a whole 1 MiB body back would only cost bandwidth. The
+# input echoed, over all the errors listed, stays within a few hundred characters.
+MAX_ECHO_CHARS = 300
+MAX_ERRORS = 10
 
 
 def add_error_handlers(application: FastAPI) -> None:
@@ -71,7 +72,12 @@ async def _quota_exceeded(request: Request, error: QuotaExceeded) -> JSONRespons
 
 
 async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
-    errors = [_short(item) for item in error.errors()[:MAX_ERRORS]]
+    budget = MAX_ECHO_CHARS
+    errors = []
+    for item in error.errors()[:MAX_ERRORS]:
+        short, used = _short(item, budget)
+        budget -= used
+        errors.append(short)
     return JSONResponse({"detail": errors}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
@@ -103,21 +109,22 @@ async def _internal_error(request: Request, error: Exception) -> JSONResponse:
     )
 
 
-def _short(item: Any) -> Any:
-    """One pydantic error with its echoed input cut to a few hundred characters."""
+def _short(item: Any, budget: int) -> tuple[Any, int]:
+    """One pydantic error with its echoed input cut to ``budget`` characters; and how many."""
     short = {key: value for key, value in item.items() if key != "input"}
+    used = 0
     if "input" in item:
-        short["input"] = _clip(item["input"])
-    return jsonable_encoder(short)
+        short["input"], used = _clip(item["input"], budget)
+    return jsonable_encoder(short), used
 
 
-def _clip(value: Any) -> Any:
+def _clip(value: Any, budget: int) -> tuple[Any, int]:
     if isinstance(value, (int, float, bool, type(None))):
-        return value
+        return value, 0
     try:
         text = value if isinstance(value, str) else json.dumps(value, default=str)
     except (RecursionError, ValueError):
-        return "(too deeply nested to show)"
-    if len(text) <= MAX_ECHO_CHARS:
-        return value if isinstance(value, str) else json.loads(text)
-    return text[:MAX_ECHO_CHARS] + "…"
+        return "(too deeply nested to show)", 0
+    if len(text) <= budget:
+        return (value if isinstance(value, str) else json.loads(text)), len(text)
+    return text[: max(budget, 0)] + "…", max(budget, 0)

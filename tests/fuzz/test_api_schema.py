@@ -189,7 +189,9 @@ def test_operation(fuzz_stack: Stack, label: str, mode: GenerationMode) -> None:
     assert sent >= MIN_EXAMPLES.get(label, MAX_EXAMPLES)
 
 
-def test_astral_and_combining_characters_in_file_paths_are_queued_unchanged(fuzz_stack: Stack) -> None:
+def test_astral_and_combining_characters_in_file_paths_are_queued_unchanged(
+    fuzz_stack: Stack,
+) -> None:
     for oddity in ODDITIES[1:]:
         # GIVEN a valid upload key holding an astral or a combining character
         key = f"{UPLOADS}{oddity}.csv"

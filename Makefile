@@ -43,7 +43,7 @@ bench: .venv/.synced
 	$(PY) -m bench.no_loss
 	$(PY) -m bench.cold_start
 
-## upload: put FILE into the local stack's bucket under the uploads prefix (make upload FILE=a.csv)
+## upload: upload FILE through the API's presigned POST (POST /uploads) and print its key (make upload FILE=a.csv)
 upload: .venv/.synced
 	$(PY) -m infra.local.upload $(FILE)
 

@@ -35,7 +35,7 @@ from pydantic import BaseModel
 
 from app.tasks.registry import TaskResult, task
 from infra.local.resources import create_resources
-from infra.local.template import function_environment, load_template
+from infra.local.template import LOCAL_PARAMETERS, function_environment, load_template
 from tests.lambda_context import FakeContext
 
 BATCH = 10
@@ -131,8 +131,8 @@ def main() -> None:
         template = load_template()
         physical = create_resources(template, suffix="bench")
         environment = {
-            **function_environment(template, "ApiFunction", physical),
-            **function_environment(template, "WorkerFunction", physical),
+            **function_environment(template, "ApiFunction", physical, LOCAL_PARAMETERS),
+            **function_environment(template, "WorkerFunction", physical, LOCAL_PARAMETERS),
             "SENDER_EMAIL": "noreply@example.com",
         }
         environment.pop("POWERTOOLS_LOG_LEVEL", None)
@@ -167,7 +167,7 @@ def main() -> None:
             "provide-client-params.sqs", lambda model, **_: calls.append(model.name)
         )
         event = json.loads(Path("infra/events/ApiFunction/process-batch.json").read_text())
-        event["body"] = json.dumps({"file_paths": [f"uploads/{n}.txt" for n in range(25)]})
+        event["body"] = json.dumps({"file_paths": [f"uploads/local/{n}.txt" for n in range(25)]})
         response = api_handler(event, FakeContext())
         assert response["statusCode"] == 202, response["body"]
 

@@ -1,9 +1,10 @@
 """Settings read once from the environment that template.yaml gives each function."""
 
 from functools import lru_cache
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -13,6 +14,7 @@ class Settings(BaseSettings):
 
     task_table_name: str = "tasks"
     idempotency_table_name: str = "idempotency"
+    quota_table_name: str = "quotas"
     task_queue_url: str = ""
     dead_letter_queue_url: str = ""
     bucket_name: str = "uploads"
@@ -24,6 +26,27 @@ class Settings(BaseSettings):
     retry_max_seconds: int = Field(default=300, ge=0)
     task_ttl_days: int = Field(default=14, ge=1)
     powertools_metrics_namespace: str = "LambdaBackground"
+    # Fail closed: a function whose template forgot the variable still demands a token.
+    auth_enabled: bool = True
+    # Who may be emailed: the caller's own verified address, addresses of the listed
+    # domains, or anyone (an explicit opt-in). With auth off, anyone.
+    email_recipients: Literal["self", "domains", "anyone"] = "self"
+    email_allowed_domains: Annotated[frozenset[str], NoDecode] = frozenset()
+    emails_per_hour: int = Field(default=20, ge=0)
+    tasks_per_hour: int = Field(default=500, ge=0)
+    max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
+    upload_expiry_seconds: int = Field(default=300, ge=1, le=3600)
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1)
+
+    @field_validator("email_allowed_domains", mode="before")
+    @classmethod
+    def _split_domains(cls, value: object) -> object:
+        # EMAIL_ALLOWED_DOMAINS is a comma-separated list (a CommaDelimitedList parameter).
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return frozenset(str(d).strip().lower().rstrip(".") for d in value if str(d).strip())
+        return value
 
 
 @lru_cache

@@ -32,6 +32,7 @@ from infra.local.poller import SqsHandler, SqsPoller
 from infra.local.resources import create_resources
 from infra.local.servers import MotoServer, PortInUse, bound_port, listen
 from infra.local.template import (
+    LOCAL_PARAMETERS,
     TEMPLATE_PATH,
     Physical,
     Template,
@@ -226,8 +227,10 @@ def serve(options: Options, aws_socket: socket.socket, api_socket: socket.socket
         use_local_aws(endpoint_url)
         template = load_template(TEMPLATE_PATH)
         physical = create_resources(template)
-        api_environment = function_environment(template, API_FUNCTION, physical)
-        worker_environment = function_environment(template, WORKER_FUNCTION, physical)
+        api_environment = function_environment(template, API_FUNCTION, physical, LOCAL_PARAMETERS)
+        worker_environment = function_environment(
+            template, WORKER_FUNCTION, physical, LOCAL_PARAMETERS
+        )
         environment, conflicts = merge_environments(api_environment, worker_environment)
         os.environ.update(environment)
         if "SENDER_EMAIL" in environment:

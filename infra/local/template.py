@@ -304,6 +304,11 @@ def function_properties(template: Template, logical_id: str) -> dict[str, Any]:
     return _merge(globals_, properties(template, logical_id))
 
 
+# The parameters every local run uses (the local stack, sam local's env.json, the functional
+# tests): there is no API Gateway, hence no authorizer, so every caller is the local owner.
+LOCAL_PARAMETERS: Mapping[str, str] = {"AuthEnabled": "false"}
+
+
 def function_environment(
     template: Template,
     logical_id: str,

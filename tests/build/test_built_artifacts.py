@@ -37,6 +37,7 @@ from app.tasks.envelope import TaskEnvelope
 from app.tasks.status import TaskStatusStore
 from infra.local.resources import create_resources
 from infra.local.template import (
+    LOCAL_PARAMETERS,
     Physical,
     function_environment,
     function_settings,
@@ -87,6 +88,7 @@ API_STATUS = {
     "rest-v1-send-notification": 200,
     "process": 202,
     "process-batch": 202,
+    "create-upload": 201,
     "get-task": 404,  # no such task in a fresh stack
 }
 
@@ -146,7 +148,8 @@ class LocalAws:
     def environment(self, function_id: str) -> dict[str, str]:
         """What Lambda would give the function: the template's variables, plus AWS access."""
         return {
-            **function_environment(TEMPLATE, function_id, self.physical),
+            # As sam local invoke's env.json: the sample events carry no authorizer claims.
+            **function_environment(TEMPLATE, function_id, self.physical, LOCAL_PARAMETERS),
             **FAKE_CREDENTIALS,
             "AWS_ENDPOINT_URL": self.endpoint,
         }

@@ -1,5 +1,8 @@
 """The README's local session, as a user runs it: `make run`, curl, upload, process, poll."""
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -8,7 +11,7 @@ import boto3
 import httpx
 import pytest
 
-from tests.local_stack_process import running_local_stack
+from tests.local_stack_process import REPO_ROOT, running_local_stack
 
 
 def local_client(service: Literal["s3", "ses"], endpoint: str) -> Any:
@@ -33,10 +36,28 @@ def test_readme_session_ends_with_a_succeeded_task(tmp_path: Path) -> None:
         notified = client.post("/send-notification/jane@example.com")
         assert notified.status_code == 200
         assert notified.json() == {"message": "Notification scheduled"}
-        # AND a file is uploaded to the embedded S3 and its processing requested
+        # AND a file is uploaded as the README says (`make upload FILE=report.csv`: a presigned
+        # POST from the API, then the file posted straight to the embedded S3)
+        report = tmp_path / "report.csv"
+        report.write_bytes(b"a,b\n1,2\n")
+        uploaded = subprocess.run(
+            [sys.executable, "-m", "infra.local.upload", str(report)],
+            cwd=REPO_ROOT,
+            env={**os.environ, "LOCAL_API_PORT": stack.api_url.rsplit(":", 1)[1]},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert uploaded.returncode == 0, uploaded.stderr
+        key = uploaded.stdout.strip()
+        assert key.startswith("uploads/local/")
+        assert key.endswith("/report.csv")
         s3 = local_client("s3", stack.aws_endpoint)
-        s3.put_object(Bucket="local-uploads-bucket", Key="uploads/report.csv", Body=b"a,b\n1,2\n")
-        accepted = client.post("/process/", params={"file_path": "uploads/report.csv"})
+        stored = s3.get_object(Bucket="local-uploads-bucket", Key=key)["Body"].read()
+        assert stored == b"a,b\n1,2\n"
+        # AND its processing requested
+        accepted = client.post("/process/", params={"file_path": key})
         assert accepted.status_code == 202
         location = accepted.headers["location"]
         # THEN polling the task's status shows it succeeded, with its result

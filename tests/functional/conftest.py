@@ -8,7 +8,7 @@ from moto import mock_aws
 from app.observability import logger
 from app.worker import wiring
 from infra.local.resources import create_resources
-from infra.local.template import function_environment, load_template
+from infra.local.template import LOCAL_PARAMETERS, function_environment, load_template
 from tests.functional.stack import LogCapture, Stack, apply_environment
 
 SENDER = "noreply@example.com"
@@ -24,8 +24,8 @@ def stack() -> Iterator[Stack]:
         template = load_template()
         physical = create_resources(template, suffix="test")
         environment = {
-            **function_environment(template, "ApiFunction", physical),
-            **function_environment(template, "WorkerFunction", physical),
+            **function_environment(template, "ApiFunction", physical, LOCAL_PARAMETERS),
+            **function_environment(template, "WorkerFunction", physical, LOCAL_PARAMETERS),
             "SENDER_EMAIL": SENDER,
             **FAST_RETRIES,
         }

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import Message, ses_backends
@@ -84,9 +84,16 @@ class Stack:
         path: str | None = None,
         query: str | None = None,
         body: str | None = None,
+        method: str | None = None,
+        headers: dict[str, str] | None = None,
+        claims: dict[str, Any] | None = None,
         **context: Any,
     ) -> dict[str, Any]:
-        """Call the API function's handler with event ``name``, optionally re-targeted."""
+        """Call the API function's handler with event ``name``, optionally re-targeted.
+
+        ``claims`` are what API Gateway's authorizer verified, placed where each event format
+        carries them (HTTP API v2: ``authorizer.jwt.claims``; REST v1: ``authorizer.claims``).
+        """
         from app.api.handler import handler
 
         event = self.load_event(name)
@@ -96,10 +103,28 @@ class Stack:
             if query is not None:
                 event["rawQueryString"] = query
                 event.pop("queryStringParameters", None)
-        elif path is not None:  # REST v1: the client's URL has the stage before the path
-            event["path"] = unquote(path)
-            stage = event["requestContext"]["stage"]
-            event["requestContext"]["path"] = f"/{stage}{event['path']}"
+            if method is not None:
+                event["requestContext"]["http"]["method"] = method
+            if claims is not None:
+                event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
+        else:  # REST v1: the client's URL has the stage before the path
+            if path is not None:
+                event["path"] = unquote(path)
+                stage = event["requestContext"]["stage"]
+                event["requestContext"]["path"] = f"/{stage}{event['path']}"
+            if query is not None:
+                pairs = parse_qsl(query, keep_blank_values=True)
+                event["queryStringParameters"] = dict(pairs) or None
+                event["multiValueQueryStringParameters"] = {k: [v] for k, v in pairs} or None
+            if method is not None:
+                event["httpMethod"] = event["requestContext"]["httpMethod"] = method
+            if claims is not None:
+                event["requestContext"]["authorizer"] = {"claims": claims}
+        if headers:
+            event["headers"] = {**(event.get("headers") or {}), **headers}
+            if "multiValueHeaders" in event:
+                multi = event.get("multiValueHeaders") or {}
+                event["multiValueHeaders"] = {**multi, **{k: [v] for k, v in headers.items()}}
         if body is not None:
             event["body"] = body
         response: dict[str, Any] = handler(event, FakeContext(**context))

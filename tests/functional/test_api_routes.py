@@ -28,18 +28,22 @@ def test_notification_emails_and_audits_after_responding(stack: Stack, event: st
     assert email.destinations["ToAddresses"] == ["jane@example.com"]
     assert email.body == "Welcome!"
     assert email.source == stack.sender
-    # AND the audit entry is a structured log line with the request's correlation id
+    # AND the audit entry is a structured log line with the request's correlation id, and no
+    # log line carries the whole address
     [audit] = [line for line in stack.logs if line.get("audit")]
-    assert audit["message"] == "Email sent to jane@example.com"
+    assert audit["message"] == "Email sent to j***@example.com"
     assert audit["correlation_id"] == request_id
+    assert "jane@example.com" not in json.dumps(stack.logs)
 
 
-def test_async_notification_sends_email(stack: Stack) -> None:
+def test_async_notification_sends_email_and_audits_like_the_first_route(stack: Stack) -> None:
     response = stack.api("send-notification-async")
     assert response["statusCode"] == 200
     assert json.loads(response["body"]) == {"message": "Notification scheduled"}
     [email] = stack.sent_emails()
     assert email.destinations["ToAddresses"] == ["jane@example.com"]
+    [audit] = [line for line in stack.logs if line.get("audit")]
+    assert audit["message"] == "Email sent to j***@example.com"
 
 
 def test_items_dependency_records_the_query(stack: Stack) -> None:
@@ -66,7 +70,8 @@ def test_process_queues_a_task_and_reports_it_queued(stack: Stack) -> None:
     [message] = stack.receive_messages()
     envelope = json.loads(message["Body"])
     assert envelope["task_id"] == body["task_id"]
-    assert envelope["arguments"] == {"file_path": "uploads/report.csv"}
+    assert envelope["arguments"] == {"file_path": "uploads/local/report.csv"}
+    assert envelope["owner"] == "local"
     status = stack.task_status(body["task_id"])
     assert status["status"] == "queued"
     assert status["correlation_id"] == stack.load_event("process")["requestContext"]["requestId"]
@@ -87,7 +92,9 @@ def test_unknown_task_is_404(stack: Stack) -> None:
         ("process", {"query": "file_path="}, "must not be empty"),
         ("process", {"query": "file_path=%2Fuploads%2Fa.csv"}, "relative key"),
         ("process", {"query": "file_path=uploads%2F..%2Fsecret"}, "'..'"),
-        ("process", {"query": "file_path=results%2Fa.csv"}, "under 'uploads/'"),
+        ("process", {"query": "file_path=uploads%2Flocal%2Fa%E2%80%AEvsc.exe"}, "U+202E"),
+        ("process", {"query": "file_path=uploads%2Flocal%2Fa%C2%A0b"}, "U+00A0"),
+        ("process", {"query": "file_path=uploads%2Flocal%2F" + "a" * 1010}, "too long"),
         ("process", {"query": "file_path=uploads%2Fa.csv&delay_seconds=901"}, "less than or equal"),
         ("get-task", {"path": "/tasks/bad%20id"}, "should match pattern"),
     ],
@@ -108,7 +115,10 @@ def test_queue_refusal_is_503_and_leaves_no_task(stack: Stack) -> None:
     response = stack.api("process")
     # THEN it is told the task was not accepted, and no status record claims otherwise
     assert response["statusCode"] == 503
-    assert "refused 1 of 1" in json.loads(response["body"])["detail"]
+    body = json.loads(response["body"])
+    assert body["code"] == "tasks_not_accepted"
+    assert body["accepted"] == []
+    assert body["correlation_id"] == response["headers"]["x-request-id"]
     assert stack.dynamodb.scan(TableName=stack.task_table)["Items"] == []
 
 

@@ -55,7 +55,7 @@ def test_rest_v1_and_http_api_v2_get_the_same_answer(stack: Stack, name: str) ->
     # GIVEN the same request as an HTTP API event and as a REST API event
     v2 = Stack.load_event(name)
     v1 = as_rest_v1(v2)
-    stack.upload("uploads/report.csv", b"1\n")
+    stack.upload("uploads/local/report.csv", b"1\n")
     # WHEN each goes through the API function
     first = handler(v2, FakeContext())
     second = handler(v1, FakeContext())

@@ -55,7 +55,7 @@ def test_a_request_sending_25_tasks_makes_3_sqs_calls(
     stack: Stack, calls: list[tuple[str, dict[str, Any]]]
 ) -> None:
     # WHEN one request queues 25 uploads
-    paths = [f"uploads/{n}.txt" for n in range(25)]
+    paths = [f"uploads/local/{n}.txt" for n in range(25)]
     response = stack.api("process-batch", body=json.dumps({"file_paths": paths}))
     # THEN all 25 are accepted with SendMessageBatch calls of at most 10
     assert response["statusCode"] == 202, response["body"]
@@ -197,12 +197,12 @@ def test_invalid_arguments_in_a_valid_envelope_are_dead_at_once(stack: Stack) ->
 def test_redrive_requeues_dead_tasks_which_then_succeed(stack: Stack) -> None:
     # GIVEN a task that died because its upload was missing
     task_id = sender(stack).send(
-        stack.process_file_task, stack.process_file_arguments("uploads/late.txt")
+        stack.process_file_task, stack.process_file_arguments("uploads/local/late.txt")
     )
     drain(stack, stack.max_receive_count + 1)
     assert stack.task_status(task_id)["status"] == "dead"
     # WHEN the file arrives and an operator redrives the dead-letter queue
-    stack.upload("uploads/late.txt", b"1\n2\n")
+    stack.upload("uploads/local/late.txt", b"1\n2\n")
     report = redrive_dead_tasks(
         sqs=aws.sqs(),
         store=stack.store,

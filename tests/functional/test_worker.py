@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from app.tasks.context import TaskContext
 from tests.functional.stack import Stack
 
 
@@ -22,8 +23,8 @@ def process(stack: Stack, key: str) -> str:
 
 def test_end_to_end_upload_is_processed_and_status_shows_the_result(stack: Stack) -> None:
     # GIVEN an uploaded file and a queued processing task
-    stack.upload("uploads/report.csv", b"a,b\n1,2\n3,4\n")
-    task_id = process(stack, "uploads/report.csv")
+    stack.upload("uploads/local/report.csv", b"a,b\n1,2\n3,4\n")
+    task_id = process(stack, "uploads/local/report.csv")
     # WHEN the worker receives the queue's messages
     response = stack.run_worker(queued_event(stack))
     # THEN nothing failed, the status shows the result, and the result is stored in S3
@@ -34,7 +35,7 @@ def test_end_to_end_upload_is_processed_and_status_shows_the_result(stack: Stack
     assert status["result"]["size_bytes"] == 12
     assert status["result"]["lines"] == 3
     assert len(status["result"]["sha256"]) == 64
-    stored = stack.s3.get_object(Bucket=stack.bucket, Key="results/report.csv.json")
+    stored = stack.s3.get_object(Bucket=stack.bucket, Key="results/local/report.csv.json")
     assert json.loads(stored["Body"].read())["sha256"] == status["result"]["sha256"]
     # AND the message is gone from the queue
     assert stack.receive_messages() == []
@@ -42,9 +43,9 @@ def test_end_to_end_upload_is_processed_and_status_shows_the_result(stack: Stack
 
 def test_a_failing_record_is_reported_while_its_batch_mates_succeed(stack: Stack) -> None:
     # GIVEN two tasks, one for a file that exists and one for a file that does not
-    stack.upload("uploads/here.txt", b"x\n")
-    good = process(stack, "uploads/here.txt")
-    missing = process(stack, "uploads/missing.txt")
+    stack.upload("uploads/local/here.txt", b"x\n")
+    good = process(stack, "uploads/local/here.txt")
+    missing = process(stack, "uploads/local/missing.txt")
     event = queued_event(stack)
     # WHEN the worker handles them in one batch
     response = stack.run_worker(event)
@@ -55,14 +56,14 @@ def test_a_failing_record_is_reported_while_its_batch_mates_succeed(stack: Stack
     assert stack.task_status(good)["status"] == "succeeded"
     status = stack.task_status(missing)
     assert status["status"] == "failed"
-    assert "uploads/missing.txt does not exist" in status["last_error"]
+    assert "uploads/local/missing.txt does not exist" in status["last_error"]
     assert status["next_attempt_at"] is not None
 
 
 def test_a_malformed_message_is_dead_lettered_without_failing_its_batch(stack: Stack) -> None:
     # GIVEN a good task and a message that is not a task envelope, in one batch
-    stack.upload("uploads/here.txt", b"x\n")
-    good = process(stack, "uploads/here.txt")
+    stack.upload("uploads/local/here.txt", b"x\n")
+    good = process(stack, "uploads/local/here.txt")
     stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody="this is not a task envelope")
     # WHEN the worker handles the batch
     response = stack.run_worker(queued_event(stack))
@@ -78,8 +79,8 @@ def test_a_malformed_message_is_dead_lettered_without_failing_its_batch(stack: S
 
 def test_sam_local_worker_events_have_the_expected_outcome(stack: Stack) -> None:
     # GIVEN the worker events shipped for `sam local invoke`, with their upload present
-    stack.upload("uploads/report.csv", b"1\n2\n")
-    stack.upload("uploads/notes.txt", b"hello\n")
+    stack.upload("uploads/local/report.csv", b"1\n2\n")
+    stack.upload("uploads/local/notes.txt", b"hello\n")
     good = stack.load_event("sqs-batch", "WorkerFunction")
     mixed = stack.load_event("sqs-batch-with-malformed", "WorkerFunction")
     for event in (good, mixed):
@@ -94,11 +95,11 @@ def test_sam_local_worker_events_have_the_expected_outcome(stack: Stack) -> None
 
 def test_a_redelivered_message_has_its_effect_once(stack: Stack) -> None:
     # GIVEN a processed task
-    stack.upload("uploads/once.txt", b"1\n")
-    task_id = process(stack, "uploads/once.txt")
+    stack.upload("uploads/local/once.txt", b"1\n")
+    task_id = process(stack, "uploads/local/once.txt")
     event = queued_event(stack)
     stack.run_worker(event)
-    stack.s3.delete_object(Bucket=stack.bucket, Key="results/once.txt.json")
+    stack.s3.delete_object(Bucket=stack.bucket, Key="results/local/once.txt.json")
     # WHEN the same message is delivered again (SQS is at-least-once)
     for record in event["Records"]:
         record["attributes"]["ApproximateReceiveCount"] = "2"
@@ -115,19 +116,21 @@ def test_two_workers_receiving_the_same_message_run_it_once(stack: Stack) -> Non
     # GIVEN a task whose effect is slow, and the same message delivered to two workers at once
     from app.files import processing
 
-    stack.upload("uploads/race.txt", b"1\n")
-    task_id = process(stack, "uploads/race.txt")
+    stack.upload("uploads/local/race.txt", b"1\n")
+    task_id = process(stack, "uploads/local/race.txt")
     event = queued_event(stack)
     entered = threading.Event()
     release = threading.Event()
     runs: list[str] = []
     original = processing.process_file.run
 
-    def slow_process(arguments: processing.ProcessFileArguments) -> dict[str, Any]:
+    def slow_process(
+        arguments: processing.ProcessFileArguments, context: TaskContext
+    ) -> dict[str, Any]:
         runs.append(arguments.file_path)
         entered.set()
         release.wait(10)
-        return original(arguments)  # type: ignore[call-arg]  # a task without context
+        return original(arguments, context)  # type: ignore[call-arg]
 
     results: list[dict[str, Any]] = []
     object.__setattr__(processing.process_file, "run", slow_process)
@@ -144,5 +147,5 @@ def test_two_workers_receiving_the_same_message_run_it_once(stack: Stack) -> Non
     # THEN the second reports a failure (to look again later) and the effect ran once
     assert len(second["batchItemFailures"]) == 1
     assert results == [{"batchItemFailures": []}]
-    assert runs == ["uploads/race.txt"]
+    assert runs == ["uploads/local/race.txt"]
     assert stack.task_status(task_id)["status"] == "succeeded"

@@ -69,10 +69,12 @@ CHECKS = {
     GenerationMode.NEGATIVE: [*COMMON_CHECKS, negative_data_rejection],
 }
 
-UPLOADS = "uploads/"
-# Valid in a key, but not all of them in an SQS body: noncharacters, DEL, C1 controls,
-# separators, astral and combining characters.
-ODDITIES = ["", "\uffff", "\ufffe", "\x7f", "\x85", "\u2028", "\U0001f600", "e\u0301", "\ufeff"]
+UPLOADS = "uploads/local/"
+# Valid in a key, and not all of them in an SQS body: astral and combining characters are
+# accepted; noncharacters, DEL, C1 controls, separators and format characters are refused by
+# the app (invisible or misleading in a key), before SQS could refuse them.
+ODDITIES = ["", "\U0001f600", "e\u0301"]
+REFUSED_ODDITIES = ["\uffff", "\ufffe", "\x7f", "\x85", "\u2028", "\ufeff"]
 
 
 def takes_input(label: str) -> bool:
@@ -187,9 +189,11 @@ def test_operation(fuzz_stack: Stack, label: str, mode: GenerationMode) -> None:
     assert sent >= MIN_EXAMPLES.get(label, MAX_EXAMPLES)
 
 
-def test_file_paths_sqs_cannot_carry_raw_are_queued_all_the_same(fuzz_stack: Stack) -> None:
+def test_astral_and_combining_characters_in_file_paths_are_queued_unchanged(
+    fuzz_stack: Stack,
+) -> None:
     for oddity in ODDITIES[1:]:
-        # GIVEN a valid upload key holding a character SQS refuses in a body, or one near them
+        # GIVEN a valid upload key holding an astral or a combining character
         key = f"{UPLOADS}{oddity}.csv"
         single = OPERATIONS["POST /process/"].Case(query={"file_path": key})
         batch = OPERATIONS["POST /process/batch"].Case(body={"file_paths": [key, key]})
@@ -210,6 +214,23 @@ def test_file_paths_sqs_cannot_carry_raw_are_queued_all_the_same(fuzz_stack: Sta
             fuzz_stack.sqs.delete_message(
                 QueueUrl=fuzz_stack.queue_url, ReceiptHandle=message["ReceiptHandle"]
             )
+
+
+def test_file_paths_with_invisible_characters_are_refused_saying_which(
+    fuzz_stack: Stack,
+) -> None:
+    for oddity in REFUSED_ODDITIES:
+        # GIVEN a key holding a control, format, separator or non-character
+        key = f"{UPLOADS}{oddity}.csv"
+        single = OPERATIONS["POST /process/"].Case(query={"file_path": key})
+        batch = OPERATIONS["POST /process/batch"].Case(body={"file_paths": [key, key]})
+        for case in (single, batch):
+            # WHEN it is sent for processing THEN it is a 422 naming the code point
+            response = case.call()
+            assert response.status_code == 422, f"{oddity!r}: {response.text}"
+            assert f"U+{ord(oddity):04X}" in response.text
+    # AND nothing was queued
+    assert not fuzz_stack.sqs.receive_message(QueueUrl=fuzz_stack.queue_url).get("Messages")
 
 
 def test_a_task_in_each_state_is_shown_as_the_schema_says(fuzz_stack: Stack) -> None:

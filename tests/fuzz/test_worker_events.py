@@ -33,7 +33,7 @@ from tests.functional.stack import Stack
 from tests.fuzz.conftest import generated_cases, sqs_text_problem
 from tests.lambda_context import FakeContext
 
-GOOD_UPLOAD = "uploads/fuzz/good.txt"
+GOOD_UPLOAD = "uploads/local/fuzz/good.txt"
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:tasks"
 MAX_EXAMPLES = 150
 
@@ -68,7 +68,7 @@ task_ids = st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True).filter(
 )
 upload_keys = st.one_of(
     st.just(GOOD_UPLOAD),
-    st.text(max_size=30).map(lambda rest: f"uploads/missing/{rest}"),
+    st.text(max_size=30).map(lambda rest: f"uploads/local/missing/{rest}"),
     st.sampled_from(
         ["", "/etc/passwd", "uploads/../secret", "uploads/\x00", "results/x", "uploads/"]
     ),
@@ -319,7 +319,7 @@ def test_a_retry_with_a_receipt_handle_sqs_does_not_know_is_logged_not_raised(
     for receive_count in ("1", str(stack.max_receive_count)):
         task_id, record = good_record(stack)
         body = json.loads(record["body"])
-        body["arguments"]["file_path"] = "uploads/fuzz/not-uploaded.txt"
+        body["arguments"]["file_path"] = "uploads/local/fuzz/not-uploaded.txt"
         record["body"] = json.dumps(body)
         record["attributes"]["ApproximateReceiveCount"] = receive_count
         # WHEN the worker handles it

@@ -13,6 +13,7 @@ from app.config import Settings
 from app.tasks.sender import PAYLOAD_PREFIX
 from infra.local.resources import planned_physical
 from infra.local.template import (
+    LOCAL_PARAMETERS,
     REPO_ROOT,
     TEMPLATE_PATH,
     Physical,
@@ -40,13 +41,28 @@ WILDCARD_FREE_POLICY_TEMPLATES = {
 }
 
 
+def role_users(template: Template) -> dict[str, str]:
+    """Explicit IAM role -> the function that runs with it (``Role: !GetAtt X.Arn``)."""
+    return {
+        role["Fn::GetAtt"][0]: function_id
+        for function_id in logical_ids(template, "AWS::Serverless::Function")
+        if isinstance(role := function_properties(template, function_id).get("Role"), dict)
+    }
+
+
 def statements(template: Template) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every inline IAM statement: functions' Policies and resource policies."""
+    """Every inline IAM statement: functions' Policies, explicit roles' policies (under the
+    function that uses the role), and resource policies."""
     for function_id in logical_ids(template, "AWS::Serverless::Function"):
         for policy in function_properties(template, function_id).get("Policies") or []:
             if isinstance(policy, dict) and "Statement" in policy:
                 for statement in policy["Statement"]:
                     yield function_id, statement
+    users = role_users(template)
+    for role_id in logical_ids(template, "AWS::IAM::Role"):
+        for policy in properties(template, role_id).get("Policies") or []:
+            for statement in policy["PolicyDocument"]["Statement"]:
+                yield users.get(role_id, role_id), statement
     for logical_id, definition in template["Resources"].items():
         document = (definition.get("Properties") or {}).get("PolicyDocument")
         if document:
@@ -236,39 +252,64 @@ def test_api_function_may_enqueue_store_status_and_send_email(
 ) -> None:
     # WHEN the API function's grants are resolved against the stack
     granted = allowed(template, "ApiFunction", physical)
-    templates = policy_templates(template, "ApiFunction")
     bucket = physical.attribute("UploadsBucket", "Arn")
-    # THEN it sends to the task queue only, owns the task table, sends mail as the sender
+    # THEN it uses no SAM policy template (their expansions grant Scan, Query, Batch*)
+    assert policy_templates(template, "ApiFunction") == {}
+    # AND it sends to the task queue only
     assert granted["sqs:SendMessage"] == {physical.attribute("TaskQueue", "Arn")}
-    # AND may store claim-checked task arguments, under the prefix the app writes to
-    assert granted["s3:PutObject"] == {f"{bucket}/{PAYLOAD_PREFIX}*"}
-    assert templates["DynamoDBCrudPolicy"] == [{"TableName": {"Ref": "TaskTable"}}]
+    # AND stores claim-checked task arguments and presigns uploads, under the app's prefixes
+    assert granted["s3:PutObject"] == {f"{bucket}/{PAYLOAD_PREFIX}*", f"{bucket}/uploads/*"}
+    assert [action for action in granted if action.startswith("s3:")] == ["s3:PutObject"]
+    # AND reads and writes task records item by item, and counts quotas, nothing else
+    task_table = physical.attribute("TaskTable", "Arn")
+    quota_table = physical.attribute("QuotaTable", "Arn")
+    assert {a: r for a, r in granted.items() if a.startswith("dynamodb:")} == {
+        "dynamodb:GetItem": {task_table},
+        "dynamodb:PutItem": {task_table},
+        "dynamodb:DeleteItem": {task_table},
+        "dynamodb:UpdateItem": {quota_table},
+    }
+    # AND sends mail only as the sender: SendEmail (no raw MIME), From pinned by condition
     identity = "arn:aws:ses:us-east-1:123456789012:identity"
     assert granted["ses:SendEmail"] == {
         f"{identity}/noreply@example.com",
         f"{identity}/example.com",
     }
-    assert granted["ses:SendRawEmail"] == granted["ses:SendEmail"]
-    assert [action for action in granted if action.startswith("s3:")] == ["s3:PutObject"]
+    assert "ses:SendRawEmail" not in granted
+    [ses] = [
+        st
+        for owner, st in statements(template)
+        if owner == "ApiFunction" and "ses:SendEmail" in actions(st)
+    ]
+    assert ses["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "SenderEmail"}}}
 
 
-def test_worker_may_poll_dead_letter_read_uploads_and_write_results(
+def test_worker_runs_with_its_own_role_of_exact_grants(
     template: Template, physical: Physical
 ) -> None:
+    # GIVEN the worker: an explicit role, so SAM adds no AWSLambdaSQSQueueExecutionRole
+    worker = function_properties(template, "WorkerFunction")
+    assert worker["Role"] == {"Fn::GetAtt": ["WorkerRole", "Arn"]}
+    assert "Policies" not in worker
     granted = allowed(template, "WorkerFunction", physical)
-    templates = policy_templates(template, "WorkerFunction")
     bucket = physical.attribute("UploadsBucket", "Arn")
-    # THEN it polls the task queue (ChangeMessageVisibility included in SQSPollerPolicy)
-    assert templates["SQSPollerPolicy"] == [
-        {"QueueName": {"Fn::GetAtt": ["TaskQueue", "QueueName"]}}
-    ]
+    queue = physical.attribute("TaskQueue", "Arn")
+    # THEN it consumes the task queue (what the event source mapping and the backoff call)
+    for action in (
+        "ReceiveMessage",
+        "DeleteMessage",
+        "GetQueueAttributes",
+        "ChangeMessageVisibility",
+    ):
+        assert granted[f"sqs:{action}"] == {queue}
     # AND dead-letters into the DLQ only
     assert granted["sqs:SendMessage"] == {physical.attribute("DeadLetterQueue", "Arn")}
-    # AND owns both tables
-    assert sorted(p["TableName"]["Ref"] for p in templates["DynamoDBCrudPolicy"]) == [
-        "IdempotencyTable",
-        "TaskTable",
-    ]
+    # AND reads and updates task records one at a time (no Scan, Query, Batch*)
+    task_table = physical.attribute("TaskTable", "Arn")
+    assert {a: r for a, r in granted.items() if a.startswith("dynamodb:")} == {
+        "dynamodb:GetItem": {task_table},
+        "dynamodb:UpdateItem": {task_table},
+    }
     # AND reads uploads and claim-checked arguments, writes results, nothing else in the bucket
     assert granted["s3:GetObject"] == {
         f"{bucket}/uploads/*",
@@ -277,6 +318,58 @@ def test_worker_may_poll_dead_letter_read_uploads_and_write_results(
     }
     assert granted["s3:PutObject"] == {f"{bucket}/results/*"}
     assert granted["s3:ListBucket"] == {bucket}
+    # AND its managed policies are only the logs and X-Ray ones SAM gives every function
+    arns = properties(template, "WorkerRole")["ManagedPolicyArns"]
+    assert [arn["Fn::Sub"].rsplit("/", 1)[1] for arn in arns] == [
+        "AWSLambdaBasicExecutionRole",
+        "AWSXrayWriteOnlyAccess",
+    ]
+
+
+def test_queues_deny_plain_http_and_only_the_api_sends_tasks(template: Template) -> None:
+    policies = {
+        properties(template, policy_id)["Queues"][0]["Ref"]: properties(template, policy_id)
+        for policy_id in logical_ids(template, "AWS::SQS::QueuePolicy")
+    }
+    # THEN both queues refuse every request not made over TLS
+    for queue_id in ("TaskQueue", "DeadLetterQueue"):
+        statements_ = policies[queue_id]["PolicyDocument"]["Statement"]
+        [tls] = [st for st in statements_ if st["Sid"] == "DenyInsecureTransport"]
+        assert tls["Effect"] == "Deny"
+        assert tls["Principal"] == "*"
+        assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    # AND anyone but the API's role (and the redrive principal, when given) is denied sending
+    [senders] = [
+        st
+        for st in policies["TaskQueue"]["PolicyDocument"]["Statement"]
+        if st["Sid"] == "OnlyTheApiSendsTasks"
+    ]
+    assert senders["Effect"] == "Deny"
+    assert senders["Action"] == "sqs:SendMessage"
+    allowed_principals = senders["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+    api_role = {"Fn::GetAtt": ["ApiFunctionRole", "Arn"]}
+    assert resolve_if(template, allowed_principals, "HasRedrivePrincipal", True) == [
+        api_role,
+        {"Ref": "RedrivePrincipalArn"},
+    ]
+    assert resolve_if(template, allowed_principals, "HasRedrivePrincipal", False) == [api_role]
+    # AND only the task queue may use the DLQ as its dead-letter queue
+    allow = properties(template, "DeadLetterQueue")["RedriveAllowPolicy"]
+    assert allow["redrivePermission"] == "byQueue"
+    [source] = allow["sourceQueueArns"]
+    task_queue_name = properties(template, "TaskQueue")["QueueName"]
+    for fifo in (True, False):
+        name = resolve_if(template, task_queue_name, "FifoQueues", fifo)["Fn::Sub"]
+        arn = resolve_if(template, source, "FifoQueues", fifo)["Fn::Sub"]
+        assert arn.endswith(":" + name)
+
+
+def resolve_if(template: Template, value: Any, condition: str, outcome: bool) -> Any:
+    """``value``'s branch of an ``Fn::If`` on ``condition``, as if it were ``outcome``."""
+    name, when_true, when_false = value["Fn::If"]
+    assert name == condition
+    assert condition in template["Conditions"]
+    return when_true if outcome else when_false
 
 
 def test_template_prefixes_are_the_apps(template: Template) -> None:
@@ -320,7 +413,9 @@ def test_env_json_matches_the_template_for_the_local_stack(
     functions = logical_ids(template, "AWS::Serverless::Function")
     assert set(env_json) == set(functions)
     for function_id in functions:
-        assert env_json[function_id] == function_environment(template, function_id, physical)
+        assert env_json[function_id] == function_environment(
+            template, function_id, physical, LOCAL_PARAMETERS
+        )
 
 
 def test_outputs_name_everything_a_user_or_test_needs(template: Template) -> None:

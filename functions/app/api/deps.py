@@ -1,27 +1,20 @@
 """Dependencies, as Annotated aliases so that route signatures read like prose."""
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request, status
 
 from app import aws
+from app.api.identity import Caller
+from app.api.quota import HourlyQuota
+from app.config import Settings, get_settings
+from app.files.keys import Uploads
+from app.notifications.email import Mailer
 from app.tasks.sender import TaskSender
 from app.tasks.status import TaskStatusStore
 
-if TYPE_CHECKING:
-    from app.config import Settings
-
-
-def get_settings() -> "Settings":
-    """app.config's settings; it (and pydantic-settings) is imported by the first request that
-    needs them rather than at cold start (bench.cold_start)."""
-    from app import config
-
-    return config.get_settings()
-
-
-SettingsDep = Annotated["Settings", Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def get_correlation_id(request: Request) -> str:
@@ -31,13 +24,49 @@ def get_correlation_id(request: Request) -> str:
 CorrelationId = Annotated[str, Depends(get_correlation_id)]
 
 
-def get_owner() -> str:
-    """Who is calling: every task and file belongs to an owner."""
-    # One fixed owner until identity comes from API Gateway's authorizer claims.
-    return "local"
+def get_caller(request: Request) -> Caller:
+    """Who is calling (app.api.identity); refused if the identity middleware found nobody."""
+    caller = getattr(request.state, "caller", None)
+    if not isinstance(caller, Caller):
+        # Fail closed: a route reached without the middleware's verdict serves no one.
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "authentication required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def get_owner(caller: CallerDep) -> str:
+    """Who owns what this request creates or reads: every task and file belongs to an owner."""
+    return caller.owner
 
 
 Owner = Annotated[str, Depends(get_owner)]
+
+
+def get_uploads(settings: SettingsDep) -> Uploads:
+    return Uploads(settings.uploads_prefix, settings.results_prefix)
+
+
+UploadsDep = Annotated[Uploads, Depends(get_uploads)]
+
+
+def get_quota(settings: SettingsDep) -> HourlyQuota:
+    return HourlyQuota(aws.dynamodb(), settings.quota_table_name)
+
+
+Quota = Annotated[HourlyQuota, Depends(get_quota)]
+
+
+def get_mailer(settings: SettingsDep) -> Mailer:
+    return Mailer(aws.ses(), settings.sender_email)
+
+
+MailerDep = Annotated[Mailer, Depends(get_mailer)]
 
 
 def get_status_store(settings: SettingsDep) -> TaskStatusStore:

@@ -1,36 +1,25 @@
 """The FastAPI application: routes, middleware and the errors clients can cause."""
 
-from fastapi import FastAPI, Request, status
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from app.api.correlation import CorrelationIdMiddleware
-from app.api.routes import files, health, items, notifications, tasks
-from app.tasks.sender import InvalidTaskRequest, TaskSendError
+from app.api.errors import add_error_handlers
+from app.api.identity import IdentityMiddleware
+from app.api.limits import BodyLimitMiddleware
+from app.api.routes import files, health, items, notifications, tasks, uploads
 
 
 def create_app() -> FastAPI:
     application = FastAPI(title="FastAPI on Lambda with background work", version="0.1.0")
-    for module in (health, notifications, items, files, tasks):
+    for module in (health, notifications, items, uploads, files, tasks):
         application.include_router(module.router)
+    # Outermost last: the correlation id tags every answer, a refused identity included, and
+    # nobody unauthenticated gets to send a body.
+    application.add_middleware(BodyLimitMiddleware)
+    application.add_middleware(IdentityMiddleware)
     application.add_middleware(CorrelationIdMiddleware)
-    application.add_exception_handler(TaskSendError, _task_not_accepted)  # type: ignore[arg-type]
-    application.add_exception_handler(InvalidTaskRequest, _invalid_task)  # type: ignore[arg-type]
+    add_error_handlers(application)
     return application
-
-
-async def _task_not_accepted(request: Request, error: TaskSendError) -> JSONResponse:
-    return JSONResponse(
-        {
-            "detail": f"{error}. Tasks listed as accepted will run; send the others again.",
-            "accepted": error.accepted,
-        },
-        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-        headers={"Retry-After": "5"},
-    )
-
-
-async def _invalid_task(request: Request, error: InvalidTaskRequest) -> JSONResponse:
-    return JSONResponse({"detail": str(error)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
 app = create_app()

@@ -2,19 +2,26 @@
 
 from typing import Annotated
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, WithJsonSchema
 
 
 def normalise_email(value: str) -> str:
-    """The address in normal form; a ValueError that says why when it is not one."""
-    # Imported on first use: it is a tenth of the API's cold start, and only the
-    # notification routes need it (pydantic's EmailStr would import it at startup).
-    from email_validator import EmailNotValidError, validate_email
+    """The address as SES can send to it; a ValueError that says why when it cannot.
 
+    SES takes ASCII local parts only (no SMTPUTF8), and internationalised domains as punycode.
+    """
     try:
-        return validate_email(value, check_deliverability=False).normalized
+        validated = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as error:
-        raise ValueError(f"value is not a valid email address: {error}") from None
+        raise ValueError(f"value is not an email address SES can send to: {error}") from None
+    return validated.ascii_email or validated.normalized
+
+
+def mask(email: str) -> str:
+    """``jane@example.com`` as ``j***@example.com``: enough to tell addresses apart in a log."""
+    local, _, domain = email.rpartition("@")
+    return f"{local[:1]}***@{domain}" if local else "***"
 
 
 EmailAddress = Annotated[

@@ -10,6 +10,8 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from app import aws, catalog
 from app.config import get_settings
+from app.files import processing
+from app.files.keys import Uploads
 from app.tasks.registry import registry
 from app.tasks.runner import RetryPolicy, TaskRunner
 from app.tasks.status import TaskStatusStore
@@ -30,6 +32,13 @@ def idempotency_config() -> IdempotencyConfig:
 @cache
 def task_runner() -> TaskRunner:
     settings = get_settings()
+    processing.use(
+        processing.FileProcessor(
+            aws.s3(),
+            settings.bucket_name,
+            Uploads(settings.uploads_prefix, settings.results_prefix),
+        )
+    )
     return TaskRunner(
         registry=registry,
         store=TaskStatusStore(

@@ -1,12 +1,13 @@
 """File processing: heavy work, so it goes to the task queue instead of BackgroundTasks."""
 
+from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import AfterValidator, BaseModel, Field
 
-from app.api.deps import Tasks
-from app.files.keys import check_upload_key
+from app.api.deps import Owner, Quota, SettingsDep, Tasks, UploadsDep
+from app.files.keys import KeyNotOwned, Uploads, check_upload_key
 from app.files.processing import ProcessFileArguments, process_file
 from app.tasks.sender import MAX_DELAY_SECONDS, TaskRequest
 
@@ -32,15 +33,25 @@ class ProcessMany(BaseModel):
     delay_seconds: DelaySeconds = 0
 
 
-@router.post("/process/", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/process/",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={status.HTTP_403_FORBIDDEN: {"description": "Not one of the caller's uploads"}},
+)
 def process_upload(
     file_path: Annotated[UploadKey, Query()],
     tasks: Tasks,
+    owner: Owner,
+    uploads: UploadsDep,
+    quota: Quota,
+    settings: SettingsDep,
     request: Request,
     response: Response,
     delay_seconds: Annotated[DelaySeconds, Query()] = 0,
 ) -> Accepted:
-    """Queue the processing of one upload; poll the returned status URL for the result."""
+    """Queue the processing of one of your uploads; poll the returned status URL for the result."""
+    _check_owned([file_path], owner, uploads)
+    quota.consume(owner, "tasks", 1, settings.tasks_per_hour)
     task_id = tasks.send(
         process_file, ProcessFileArguments(file_path=file_path), delay_seconds=delay_seconds
     )
@@ -49,9 +60,22 @@ def process_upload(
     return Accepted(message="Processing started", task_id=task_id, status_url=status_url)
 
 
-@router.post("/process/batch", status_code=status.HTTP_202_ACCEPTED)
-def process_uploads(body: ProcessMany, tasks: Tasks) -> AcceptedMany:
-    """Queue the processing of several uploads in as few SQS calls as possible."""
+@router.post(
+    "/process/batch",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={status.HTTP_403_FORBIDDEN: {"description": "Not the caller's uploads"}},
+)
+def process_uploads(
+    body: ProcessMany,
+    tasks: Tasks,
+    owner: Owner,
+    uploads: UploadsDep,
+    quota: Quota,
+    settings: SettingsDep,
+) -> AcceptedMany:
+    """Queue the processing of several of your uploads in as few SQS calls as possible."""
+    _check_owned(body.file_paths, owner, uploads)
+    quota.consume(owner, "tasks", len(body.file_paths), settings.tasks_per_hour)
     task_ids = tasks.send_many(
         [
             TaskRequest(process_file, ProcessFileArguments(file_path=path), body.delay_seconds)
@@ -59,3 +83,14 @@ def process_uploads(body: ProcessMany, tasks: Tasks) -> AcceptedMany:
         ]
     )
     return AcceptedMany(message="Processing started", task_ids=task_ids)
+
+
+def _check_owned(keys: Sequence[str], owner: str, uploads: Uploads) -> None:
+    """403 for a key outside the caller's prefix, whether or not such an object exists."""
+    for key in keys:
+        try:
+            uploads.check_owned(key, owner)
+        except KeyNotOwned as error:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, str(error)) from None
+        except ValueError as error:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None

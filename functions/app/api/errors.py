@@ -1,0 +1,130 @@
+"""What clients see when something goes wrong: a short code, a message, the correlation id.
+
+Raw AWS error text (role ARNs, account ids, bucket names) goes to the log only.
+"""
+
+import json
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from app.api.quota import QuotaExceeded
+from app.observability import logger
+from app.tasks.sender import InvalidTaskRequest, TaskSendError
+
+# A 422 names what is wrong; echoing a whole 1 MiB body back would only cost bandwidth. The
+# input echoed, over all the errors listed, stays within a few hundred characters.
+MAX_ECHO_CHARS = 300
+MAX_ERRORS = 10
+
+
+def add_error_handlers(application: FastAPI) -> None:
+    application.add_exception_handler(TaskSendError, _task_not_accepted)  # type: ignore[arg-type]
+    application.add_exception_handler(InvalidTaskRequest, _invalid_task)  # type: ignore[arg-type]
+    application.add_exception_handler(QuotaExceeded, _quota_exceeded)  # type: ignore[arg-type]
+    application.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
+    application.add_exception_handler(RecursionError, _too_deep)  # type: ignore[arg-type]
+    application.add_exception_handler(ClientError, _aws_failed)
+    application.add_exception_handler(BotoCoreError, _aws_failed)
+    application.add_exception_handler(Exception, _internal_error)
+
+
+def server_error(
+    request: Request, code: str, message: str, status_code: int, **extra: Any
+) -> JSONResponse:
+    correlation_id = getattr(request.state, "correlation_id", None)
+    return JSONResponse(
+        {"code": code, "detail": message, "correlation_id": correlation_id, **extra},
+        status_code=status_code,
+        headers={"x-request-id": correlation_id} if correlation_id else None,
+    )
+
+
+async def _task_not_accepted(request: Request, error: TaskSendError) -> JSONResponse:
+    # str(error) carries SQS's own words (they can name the queue's ARN): log them only.
+    logger.error("tasks not accepted", extra={"reason": str(error), "accepted": error.accepted})
+    response = server_error(
+        request,
+        "tasks_not_accepted",
+        "The task queue did not accept every task. Tasks listed as accepted will run; "
+        "send the others again.",
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        accepted=error.accepted,
+    )
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+async def _invalid_task(request: Request, error: InvalidTaskRequest) -> JSONResponse:
+    return JSONResponse({"detail": str(error)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def _quota_exceeded(request: Request, error: QuotaExceeded) -> JSONResponse:
+    return JSONResponse(
+        {"detail": str(error)},
+        status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+        headers={"Retry-After": str(error.retry_after)},
+    )
+
+
+async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+    budget = MAX_ECHO_CHARS
+    errors = []
+    for item in error.errors()[:MAX_ERRORS]:
+        short, used = _short(item, budget)
+        budget -= used
+        errors.append(short)
+    return JSONResponse({"detail": errors}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def _too_deep(request: Request, error: RecursionError) -> JSONResponse:
+    # json.loads recurses once per nesting level: a body nested ~1,000 deep exhausts the stack.
+    return JSONResponse(
+        {"detail": "the request body is nested too deeply to be read"},
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+    )
+
+
+async def _aws_failed(request: Request, error: Exception) -> JSONResponse:
+    logger.exception("an AWS call failed")
+    return server_error(
+        request,
+        "aws_unavailable",
+        "A service this API depends on did not answer as expected; try again shortly.",
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
+
+
+async def _internal_error(request: Request, error: Exception) -> JSONResponse:
+    # Starlette's ServerErrorMiddleware calls this, then re-raises: the traceback is logged.
+    return server_error(
+        request,
+        "internal_error",
+        "The request failed on our side; quote the correlation id when reporting it.",
+        status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )
+
+
+def _short(item: Any, budget: int) -> tuple[Any, int]:
+    """One pydantic error with its echoed input cut to ``budget`` characters; and how many."""
+    short = {key: value for key, value in item.items() if key != "input"}
+    used = 0
+    if "input" in item:
+        short["input"], used = _clip(item["input"], budget)
+    return jsonable_encoder(short), used
+
+
+def _clip(value: Any, budget: int) -> tuple[Any, int]:
+    if isinstance(value, (int, float, bool, type(None))):
+        return value, 0
+    try:
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+    except (RecursionError, ValueError):
+        return "(too deeply nested to show)", 0
+    if len(text) <= budget:
+        return (value if isinstance(value, str) else json.loads(text)), len(text)
+    return text[: max(budget, 0)] + "…", max(budget, 0)

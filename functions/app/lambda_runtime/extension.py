@@ -27,6 +27,10 @@ class ExtensionRegistrationError(RuntimeError):
     """The Extensions API refused the registration (for example, after init)."""
 
 
+class ExtensionLost(RuntimeError):
+    """The Extensions API no longer knows this extension (its registration did not survive)."""
+
+
 class PostResponseExtension:
     def __init__(
         self, runtime_api: str, handoffs: Handoffs, *, name: str, deadline_margin: float
@@ -36,6 +40,12 @@ class PostResponseExtension:
         self._name = name
         self._margin = deadline_margin
         self._identifier = ""
+        self._alive = False
+
+    @property
+    def alive(self) -> bool:
+        """Registered, and its thread still follows events."""
+        return self._alive
 
     def register(self) -> None:
         status, headers, body = self._request(
@@ -49,6 +59,7 @@ class PostResponseExtension:
         self._identifier = headers["lambda-extension-identifier"]
 
     def start(self) -> None:
+        self._alive = True
         threading.Thread(target=self._run, name=f"extension-{self._name}", daemon=True).start()
 
     def _run(self) -> None:
@@ -57,7 +68,18 @@ class PostResponseExtension:
             try:
                 event = self._next_event()
                 if event.get("eventType") == "INVOKE":
+                    self._handoffs.mark_seen(event["requestId"])
                     self._hold_until_done(event["requestId"], event["deadlineMs"] / 1000)
+            except ExtensionLost as lost:
+                # Registration closes at Init, so there is no registering again: from here on
+                # the handler finishes background work before it responds.
+                self._alive = False
+                logger.error(
+                    "post-response extension is no longer registered; background tasks now "
+                    "run before each response",
+                    extra={"reason": str(lost)},
+                )
+                return
             except Exception:
                 logger.exception("post-response extension error; continuing")
                 time.sleep(0.05)
@@ -92,6 +114,8 @@ class PostResponseExtension:
             f"/{API_VERSION}/extension/event/next",
             {"Lambda-Extension-Identifier": self._identifier},
         )
+        if status == 403:
+            raise ExtensionLost(f"event/next answered 403: {body.decode()[:500]}")
         if status != 200:
             raise RuntimeError(f"event/next answered {status}: {body.decode()[:500]}")
         event: dict[str, Any] = json.loads(body)

@@ -194,12 +194,13 @@ def test_internal_extension_cannot_register_for_shutdown() -> None:
         # WHEN the function is invoked
         result = emulator.invoke({})
 
-        # THEN the registration was refused with 400 and an error document, and recorded
+        # THEN the registration was refused with 403 (as every refusal is) and an error
+        # document, and recorded
         registration = result.payload["registration"]
-        assert registration["status"] == 400
+        assert registration["status"] == 403
         assert registration["body"]["errorType"] == "Extension.InvalidEventType"
         assert "SHUTDOWN" in registration["body"]["errorMessage"]
-        assert [(r.name, r.status) for r in emulator.rejected_registrations] == [(EXTENSION, 400)]
+        assert [(r.name, r.status) for r in emulator.rejected_registrations] == [(EXTENSION, 403)]
         assert emulator.extensions == []
 
 

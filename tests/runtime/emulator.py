@@ -77,6 +77,8 @@ class Sandbox(Protocol):
     def resume(self) -> None: ...
     def kill(self) -> None: ...
     def start(self) -> None: ...
+    @property
+    def returncode(self) -> int | None: ...
 
 
 class RequestTooLargeError(ValueError):
@@ -132,11 +134,12 @@ class _Invocation:
     error_type: str | None = None
     released_at: float | None = None
     released: threading.Event = field(default_factory=threading.Event)
-    killed: bool = False  # the environment was reset at this invoke's deadline
+    killed: bool = False  # the environment was reset during this invoke
+    reset_reason: str | None = None  # Sandbox.Timedout or Runtime.ExitError
 
     def timed_out(self) -> bool:
         """Dispatched, and the response or the release missed (or is now past) the deadline."""
-        if self.killed:
+        if self.reset_reason == "Sandbox.Timedout":
             return True
         if self.deadline_at is None:
             return False
@@ -171,7 +174,7 @@ class InvokeResult:
 
     @property
     def killed(self) -> bool:
-        """True if the environment was killed at this invoke's deadline."""
+        """True if the environment was reset during this invoke (deadline or runtime exit)."""
         return self._invocation.killed
 
     def wait_released(self, timeout: float) -> float:
@@ -480,30 +483,35 @@ class LambdaEmulator:
                 if self._stopping:
                     return
                 cur = self._current
-                if (
-                    cur is not None
-                    and cur.deadline_at is not None
-                    and time.monotonic() > cur.deadline_at
-                    and self.max_concurrency is None
-                ):
-                    self._reset_at_deadline(cur)
+                if cur is not None and self.max_concurrency is None:
+                    if cur.deadline_at is not None and time.monotonic() > cur.deadline_at:
+                        self._reset(
+                            cur,
+                            "Sandbox.Timedout",
+                            f"Task timed out after {self.function_timeout:.2f} seconds",
+                        )
+                    elif self.sandbox is not None and self.sandbox.returncode is not None:
+                        self._reset(
+                            cur,
+                            "Runtime.ExitError",
+                            f"RequestId: {cur.request_id} Error: Runtime exited with error:"
+                            f" exit status {self.sandbox.returncode}",
+                        )
                 self._cond.wait(0.02)
 
-    def _reset_at_deadline(self, inv: _Invocation) -> None:
-        """Lambda's timeout: the runtime or an extension is still busy, so the sandbox goes."""
-        _log.warning("invoke %s reached its deadline: resetting the environment", inv.request_id)
+    def _reset(self, inv: _Invocation, error_type: str, message: str) -> None:
+        """The invoke cannot end normally (timeout, runtime exit): the sandbox goes."""
+        _log.warning("invoke %s: %s; resetting the environment", inv.request_id, error_type)
         if self.sandbox is not None:
             self.sandbox.kill()
         self.frozen = False
         now = time.monotonic()
         if inv.responded_at is None:
-            inv.error = {
-                "errorType": "Sandbox.Timedout",
-                "errorMessage": f"Task timed out after {self.function_timeout:.2f} seconds",
-            }
-            inv.error_type = "Sandbox.Timedout"
+            inv.error = {"errorType": error_type, "errorMessage": message}
+            inv.error_type = error_type
             inv.responded_at = now
         inv.killed = True
+        inv.reset_reason = error_type
         inv.released_at = now
         inv.released.set()
         for p in self._participants():

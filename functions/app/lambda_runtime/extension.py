@@ -89,7 +89,9 @@ class PostResponseExtension:
             return max(deadline - time.time() - self._margin, 0.0)
 
         try:
-            work = self._handoffs.take(request_id, budget())
+            # The handler hands off at the latest at deadline - margin; allow it half the
+            # margin to arrive, so that a late hand-off is not mistaken for a missing one.
+            work = self._handoffs.take(request_id, budget() + self._margin / 2)
         except TimeoutError:
             logger.warning("handler never handed off its work", extra={"request_id": request_id})
             return

@@ -284,7 +284,7 @@ class LambdaEmulator:
         self._registration_open = registration_open
         self.sandbox: Sandbox | None = None
         self.inits = 1  # Init phases so far (a kill at the deadline means a new one)
-        self.frozen = False
+        self._frozen = False
         self.freezes = 0
         self._needs_init = False
         # SnapStart: None before the snapshot, False while snapshotted, True once restored.
@@ -372,6 +372,12 @@ class LambdaEmulator:
             return [i.request_id for i in self._invocations.values() if i.timed_out()]
 
     @property
+    def frozen(self) -> bool:
+        """The process is stopped (SIGSTOP), as Lambda freezes an idle environment."""
+        with self._cond:
+            return self._frozen
+
+    @property
     def registration_open(self) -> bool:
         with self._cond:
             return self._registration_open
@@ -457,7 +463,7 @@ class LambdaEmulator:
     def _freeze_if_idle(self) -> None:
         if (
             self.sandbox is None
-            or self.frozen
+            or self._frozen
             or self.max_concurrency is not None
             or self._current is not None
             or self._pending
@@ -469,13 +475,13 @@ class LambdaEmulator:
         ):
             return
         self.sandbox.suspend()
-        self.frozen = True
+        self._frozen = True
         self.freezes += 1
 
     def _thaw(self) -> None:
-        if self.frozen and self.sandbox is not None:
+        if self._frozen and self.sandbox is not None:
             self.sandbox.resume()
-        self.frozen = False
+        self._frozen = False
 
     def _watch_deadlines(self) -> None:
         while True:
@@ -504,7 +510,7 @@ class LambdaEmulator:
         _log.warning("invoke %s: %s; resetting the environment", inv.request_id, error_type)
         if self.sandbox is not None:
             self.sandbox.kill()
-        self.frozen = False
+        self._frozen = False
         now = time.monotonic()
         if inv.responded_at is None:
             inv.error = {"errorType": error_type, "errorMessage": message}

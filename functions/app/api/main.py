@@ -3,6 +3,7 @@
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
+from app.api.background import IsolatedBackgroundRoute
 from app.api.correlation import CorrelationIdMiddleware
 from app.api.routes import files, health, items, notifications, tasks
 from app.tasks.sender import InvalidTaskRequest, TaskSendError
@@ -10,6 +11,8 @@ from app.tasks.sender import InvalidTaskRequest, TaskSendError
 
 def create_app() -> FastAPI:
     application = FastAPI(title="FastAPI on Lambda with background work", version="0.1.0")
+    # Routes declared on the app itself; the route modules use app.api.routing.APIRouter.
+    application.router.route_class = IsolatedBackgroundRoute
     for module in (health, notifications, items, files, tasks):
         application.include_router(module.router)
     application.add_middleware(CorrelationIdMiddleware)

@@ -2,10 +2,11 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import Query, Request, Response, status
 from pydantic import AfterValidator, BaseModel, Field
 
 from app.api.deps import Tasks
+from app.api.routing import APIRouter
 from app.files.keys import check_upload_key
 from app.files.processing import ProcessFileArguments, process_file
 from app.tasks.sender import MAX_DELAY_SECONDS, TaskRequest

@@ -3,14 +3,14 @@
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Query
+from fastapi import BackgroundTasks, Query
 
-from app.api.background import IsolatedBackgroundRoute
+from app.api.routing import APIRouter
 from app.notifications.addresses import EmailAddress
 from app.notifications.audit import write_log
 from app.notifications.email import send_email
 
-router = APIRouter(route_class=IsolatedBackgroundRoute, tags=["notifications"])
+router = APIRouter(tags=["notifications"])
 
 
 async def send_email_async(email: str, message: str) -> None:

@@ -571,3 +571,30 @@ def test_a_restore_that_loses_the_extension_falls_back_to_work_before_the_respon
                 for r in log_records(process)
             )
         )
+
+
+def test_the_api_function_warms_before_its_snapstart_snapshot_and_serves_after_restore() -> None:
+    # GIVEN the API function from template.yaml, published with SnapStart (no AWS call needed)
+    settings = function_settings(load_template(), "ApiFunction")
+    env = {**FAKE_CREDENTIALS, "POWERTOOLS_SERVICE_NAME": "api", "SENDER_EMAIL": "a@example.com"}
+    with run_function(settings.handler, env, function_name="ApiFunction", snapstart=True) as (
+        emulator,
+        process,
+    ):
+        # THEN before the snapshot its hook sent one request through the app, successfully
+        warmed = [r for r in log_records(process) if r.get("message", "").startswith("warmed")]
+        assert [r.get("warm_path") for r in warmed] == ["/health"]
+        assert "warm-up request failed" not in process.output()
+
+        # WHEN the snapshot is restored and the health check invoked
+        emulator.restore()
+        result = emulator.invoke(load_event("health"))
+
+        # THEN it answers, and the after-restore hook ran with post-response work available
+        assert body(result) == {"status": "ok"}
+        restored = [
+            r
+            for r in log_records(process)
+            if r.get("message") == "restored from a SnapStart snapshot"
+        ]
+        assert [r.get("post_response") for r in restored] == [True]

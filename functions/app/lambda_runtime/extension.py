@@ -3,7 +3,9 @@
 Lambda freezes the environment once the runtime and every registered extension wait in
 ``/next``. This thread registers for INVOKE at import time (registration closes at the
 runtime's first ``/next``) and, per invocation, calls ``/next`` again only when the work the
-handler handed off has finished, or just before the deadline, cancelling what is left.
+handler handed off has finished, or just before the deadline, cancelling what is left. It marks
+each INVOKE it receives as seen, so the handler returns early only for invokes it holds; a 403
+on ``/next`` (the registration is gone, e.g. not carried over a SnapStart restore) ends it.
 """
 
 import http.client

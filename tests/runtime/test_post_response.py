@@ -301,6 +301,34 @@ def test_a_cancelled_plain_def_task_resumes_only_inside_a_later_invoke(
         assert seed_log.lines() == ["slow done 3", "slow done 0.5"]
 
 
+def test_lifespan_starts_once_per_environment_and_again_after_a_re_init(
+    seed: tuple[LambdaEmulator, RuntimeProcess],
+) -> None:
+    # GIVEN the seed app on Lambda, which has served two requests
+    emulator, _ = seed
+    first = body(emulator.invoke(http_event("/lifespan", method="GET")))
+    second = body(emulator.invoke(http_event("/lifespan", method="GET")))
+
+    # THEN its lifespan started once for both (not once per invocation, as in plain Mangum)
+    assert first == second
+    assert first["startups"] == 1
+
+    # WHEN the runtime process dies during an invoke
+    crashed = emulator.invoke(http_event("/crash"))
+
+    # THEN the caller gets Lambda's error, and the environment is reset
+    assert crashed.error_type == "Runtime.ExitError"
+    crashed.wait_released(timeout=5)
+
+    # WHEN the function is invoked again
+    after = body(emulator.invoke(http_event("/lifespan", method="GET")))
+
+    # THEN a new process ran a new Init, lifespan startup included
+    assert emulator.inits == 2
+    assert after["pid"] != first["pid"]
+    assert after["startups"] == 1
+
+
 def test_a_request_without_background_work_is_released_at_once(
     seed: tuple[LambdaEmulator, RuntimeProcess],
 ) -> None:

@@ -107,7 +107,7 @@ class PostResponseHandler:
                     self._finish_inline(rest, deadline)
             return handler(cycle.response())
         finally:
-            if self._extension is not None:
+            if self._extension is not None and self._extension.alive:
                 pending = rest if held and rest is not None and not rest.done() else None
                 self._handoffs.put(context.aws_request_id, pending)
 

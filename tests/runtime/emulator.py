@@ -19,7 +19,8 @@ again after receiving it. Extension registration closes at the runtime's first `
   and thaws it (SIGCONT) to dispatch the next invoke;
 * at an invoke's deadline, if the runtime or an extension is still busy, it kills the process; the
   caller gets ``Sandbox.Timedout`` if no response had been posted, and the next invoke starts a
-  fresh process with a new Init (Lambda's "suppressed init").
+  fresh process with a new Init (Lambda's "suppressed init"). A runtime that exits mid-invoke
+  resets the environment the same way, with ``Runtime.ExitError``.
 
 Payloads follow Lambda's limits: an invoke over 6 MB is refused (``RequestTooLargeException``), a
 ``/response`` over 6 MB + 100 bytes gets 413 and the caller a ``Function.ResponseSizeTooLarge``.

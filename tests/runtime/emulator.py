@@ -12,7 +12,23 @@ Tests start a real `awslambdaric` process against it, so the wire format follows
 
 Lifecycle model (AWS documented behaviour): an invoke is dispatched only once the runtime and every
 registered extension wait in their ``/next``; it is released once each of them has called ``/next``
-again after receiving it. Extension registration closes at the runtime's first ``/next``.
+again after receiving it. Extension registration closes at the runtime's first ``/next``. With a
+``Sandbox`` attached (the runtime process), the emulator also acts on the process as Lambda does:
+
+* it freezes the process (SIGSTOP) while every participant waits in ``/next`` with nothing to do,
+  and thaws it (SIGCONT) to dispatch the next invoke;
+* at an invoke's deadline, if the runtime or an extension is still busy, it kills the process; the
+  caller gets ``Sandbox.Timedout`` if no response had been posted, and the next invoke starts a
+  fresh process with a new Init (Lambda's "suppressed init"). A runtime that exits mid-invoke
+  resets the environment the same way, with ``Runtime.ExitError``.
+
+Payloads follow Lambda's limits: an invoke over 6 MB is refused (``RequestTooLargeException``), a
+``/response`` over 6 MB + 100 bytes gets 413 and the caller a ``Function.ResponseSizeTooLarge``.
+
+Two platform modes: ``max_concurrency`` models Lambda Managed Instances (several runtime workers
+each calling ``/next``, invokes overlapping, never frozen, internal extensions may subscribe to no
+event); ``snapstart`` serves ``/runtime/restore/next``, where awslambdaric waits after its
+before-snapshot hooks, until ``restore()`` (the after-restore hooks then run).
 """
 
 from __future__ import annotations
@@ -32,7 +48,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 _log = logging.getLogger(__name__)
 
@@ -48,6 +64,29 @@ INTERNAL_EXTENSION_EVENTS = frozenset({"INVOKE"})
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
+
+# Invoke API: "Request must be smaller than 6291456 bytes for the InvokeFunction operation".
+MAX_INVOKE_PAYLOAD = 6 * 1024 * 1024
+# Runtime API (RIE interop.MaxPayloadSize): 6 MiB + 100 bytes.
+MAX_RESPONSE_PAYLOAD = 6 * 1024 * 1024 + 100
+
+
+class Sandbox(Protocol):
+    """The runtime process, as far as the emulator acts on it (freeze, thaw, kill, re-init)."""
+
+    def suspend(self) -> None: ...
+    def resume(self) -> None: ...
+    def kill(self) -> None: ...
+    def start(self) -> None: ...
+    @property
+    def returncode(self) -> int | None: ...
+
+
+class RequestTooLargeError(ValueError):
+    """The Invoke API refused the payload (HTTP 413 ``RequestTooLargeException``)."""
+
+    status = 413
+    error_type = "RequestTooLargeException"
 
 
 class InitError(RuntimeError):
@@ -96,9 +135,13 @@ class _Invocation:
     error_type: str | None = None
     released_at: float | None = None
     released: threading.Event = field(default_factory=threading.Event)
+    killed: bool = False  # the environment was reset during this invoke
+    reset_reason: str | None = None  # Sandbox.Timedout or Runtime.ExitError
 
     def timed_out(self) -> bool:
         """Dispatched, and the response or the release missed (or is now past) the deadline."""
+        if self.reset_reason == "Sandbox.Timedout":
+            return True
         if self.deadline_at is None:
             return False
         late = [t for t in (self.responded_at, self.released_at) if t is not None]
@@ -130,6 +173,11 @@ class InvokeResult:
         """True if the response or the release did not happen by the deadline."""
         return self._invocation.timed_out()
 
+    @property
+    def killed(self) -> bool:
+        """True if the environment was reset during this invoke (deadline or runtime exit)."""
+        return self._invocation.killed
+
     def wait_released(self, timeout: float) -> float:
         """Block until the runtime and all extensions are back in `/next`; return released_at."""
         if not self._invocation.released.wait(timeout):
@@ -154,6 +202,8 @@ class _Participant:
     mailbox: _Invocation | None = None
     # Picked up; cleared when the participant calls /next again.
     holding: _Invocation | None = None
+    # Dropped by a reset or a restore: its pending /next ends without a reply.
+    evicted: bool = False
 
 
 @dataclass(eq=False)
@@ -216,8 +266,12 @@ class LambdaEmulator:
         function_name: str = "test-function",
         handler: str = "",
         registration_open: bool = True,
+        max_concurrency: int | None = None,
+        snapstart: bool = False,
     ) -> None:
         self.function_timeout = function_timeout
+        self.max_concurrency = max_concurrency
+        self.snapstart = snapstart
         self.function_name = function_name
         self.function_version = "$LATEST"
         self.handler = handler
@@ -227,7 +281,18 @@ class LambdaEmulator:
         self.extension_errors: list[RecordedError] = []
         self.rejected_registrations: list[RejectedRegistration] = []
         self._cond = threading.Condition()
+        self._initial_registration_open = registration_open
         self._registration_open = registration_open
+        self.sandbox: Sandbox | None = None
+        self.inits = 1  # Init phases so far (a kill at the deadline means a new one)
+        self._frozen = False
+        self.freezes = 0
+        self._needs_init = False
+        # SnapStart: None before the snapshot, False while snapshotted, True once restored.
+        self._restored: bool | None = None
+        self._restoring = False
+        self._lmi_waiting = 0
+        self._watchdog: threading.Thread | None = None
         self._runtime = _Participant("runtime", receives_invoke=True)
         self._extensions: dict[str, _Extension] = {}
         self._pending: deque[_Invocation] = deque()
@@ -253,6 +318,14 @@ class LambdaEmulator:
             daemon=True,
         )
         self._serve_thread.start()
+        self._watchdog = threading.Thread(
+            target=self._watch_deadlines, name=f"lambda-emulator-deadlines-{port}", daemon=True
+        )
+        self._watchdog.start()
+
+    def attach(self, sandbox: Sandbox) -> None:
+        """Act on ``sandbox`` as Lambda acts on the runtime process: freeze, thaw, kill, re-init."""
+        self.sandbox = sandbox
 
     def stop(self) -> None:
         server = self._server
@@ -260,6 +333,7 @@ class LambdaEmulator:
             return
         with self._cond:
             self._stopping = True
+            self._thaw()
             self._cond.notify_all()
         server.shutdown()
         # Keep-alive clients hold connections open between requests; close them so the handler
@@ -268,6 +342,8 @@ class LambdaEmulator:
         server.server_close()
         if self._serve_thread is not None:
             self._serve_thread.join(timeout=5.0)
+        if self._watchdog is not None:
+            self._watchdog.join(timeout=5.0)
         self._server = None
 
     def __enter__(self) -> Self:
@@ -297,6 +373,12 @@ class LambdaEmulator:
             return [i.request_id for i in self._invocations.values() if i.timed_out()]
 
     @property
+    def frozen(self) -> bool:
+        """The process is stopped (SIGSTOP), as Lambda freezes an idle environment."""
+        with self._cond:
+            return self._frozen
+
+    @property
     def registration_open(self) -> bool:
         with self._cond:
             return self._registration_open
@@ -324,6 +406,12 @@ class LambdaEmulator:
         if self._server is None:
             raise RuntimeError("emulator not started")
         body = event if isinstance(event, bytes) else json.dumps(event).encode()
+        if len(body) > MAX_INVOKE_PAYLOAD:
+            raise RequestTooLargeError(
+                f"Request must be smaller than {MAX_INVOKE_PAYLOAD} bytes for the"
+                " InvokeFunction operation"
+            )
+        self._reinit_if_needed()
         inv = _Invocation(request_id=str(uuid.uuid4()), body=body)
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -364,7 +452,91 @@ class LambdaEmulator:
         return [self._runtime, *self._extensions.values()]
 
     def _is_ready(self) -> bool:
+        if self.max_concurrency is not None:
+            return self._lmi_waiting >= self.max_concurrency
+        if self.snapstart and self._restored is False:
+            # Snapshotted: the runtime waits in /restore/next, every extension in /next.
+            return all(p.waiting for p in self._extensions.values())
         return all(p.next_calls > 0 for p in self._participants())
+
+    # -- the process: freeze, thaw, kill, re-init ------------------------------------------------
+
+    def _freeze_if_idle(self) -> None:
+        if (
+            self.sandbox is None
+            or self._frozen
+            or self.max_concurrency is not None
+            or self._current is not None
+            or self._pending
+            or self._stopping
+            or self._restoring
+            or not self._is_ready()
+            or not all(p.waiting and p.mailbox is None for p in self._extensions.values())
+            or not (self._runtime.waiting or self._restored is False)
+        ):
+            return
+        self.sandbox.suspend()
+        self._frozen = True
+        self.freezes += 1
+
+    def _thaw(self) -> None:
+        if self._frozen and self.sandbox is not None:
+            self.sandbox.resume()
+        self._frozen = False
+
+    def _watch_deadlines(self) -> None:
+        while True:
+            with self._cond:
+                if self._stopping:
+                    return
+                cur = self._current
+                if cur is not None and self.max_concurrency is None:
+                    if cur.deadline_at is not None and time.monotonic() > cur.deadline_at:
+                        self._reset(
+                            cur,
+                            "Sandbox.Timedout",
+                            f"Task timed out after {self.function_timeout:.2f} seconds",
+                        )
+                    elif self.sandbox is not None and self.sandbox.returncode is not None:
+                        self._reset(
+                            cur,
+                            "Runtime.ExitError",
+                            f"RequestId: {cur.request_id} Error: Runtime exited with error:"
+                            f" exit status {self.sandbox.returncode}",
+                        )
+                self._cond.wait(0.02)
+
+    def _reset(self, inv: _Invocation, error_type: str, message: str) -> None:
+        """The invoke cannot end normally (timeout, runtime exit): the sandbox goes."""
+        _log.warning("invoke %s: %s; resetting the environment", inv.request_id, error_type)
+        if self.sandbox is not None:
+            self.sandbox.kill()
+        self._frozen = False
+        now = time.monotonic()
+        if inv.responded_at is None:
+            inv.error = {"errorType": error_type, "errorMessage": message}
+            inv.error_type = error_type
+            inv.responded_at = now
+        inv.killed = True
+        inv.reset_reason = error_type
+        inv.released_at = now
+        inv.released.set()
+        for p in self._participants():
+            p.evicted = True
+        self._current = None
+        self._runtime = _Participant("runtime", receives_invoke=True)
+        self._extensions = {}
+        self._registration_open = self._initial_registration_open
+        self._needs_init = self.sandbox is not None
+        self._cond.notify_all()
+
+    def _reinit_if_needed(self) -> None:
+        with self._cond:
+            if not self._needs_init or self.sandbox is None:
+                return
+            self._needs_init = False
+            self.inits += 1
+        self.sandbox.start()
 
     def _init_failures(self) -> list[RecordedError]:
         return self.init_errors + [e for e in self.extension_errors if e.kind == "init"]
@@ -380,6 +552,9 @@ class LambdaEmulator:
 
     def _advance(self) -> None:
         """Release the current invoke and dispatch the next one when the rules allow it."""
+        if self.max_concurrency is not None:
+            self._cond.notify_all()
+            return
         now = time.monotonic()
         cur = self._current
         if cur is not None and all(
@@ -401,9 +576,11 @@ class LambdaEmulator:
             inv.deadline_ms = int((time.time() + self.function_timeout) * 1000)
             inv.trace_id = _trace_id()
             self._current = inv
+            self._thaw()
             for p in self._participants():
                 if p.receives_invoke:
                     p.mailbox = inv
+        self._freeze_if_idle()
         self._cond.notify_all()
 
     def _await_event(self, p: _Participant, sock: socket.socket) -> _Invocation | None:
@@ -419,7 +596,7 @@ class LambdaEmulator:
                 self._registration_open = False
             self._advance()
             while p.mailbox is None:
-                if self._stopping or _peer_closed(sock):
+                if self._stopping or p.evicted or _peer_closed(sock):
                     p.waiting = False
                     return None
                 # Timed wait so a client that disconnects (e.g. a killed process) is noticed.
@@ -433,7 +610,10 @@ class LambdaEmulator:
     # -- Runtime API -------------------------------------------------------------------------
 
     def _runtime_next(self, sock: socket.socket) -> _Reply | None:
-        inv = self._await_event(self._runtime, sock)
+        if self.max_concurrency is not None:
+            inv = self._await_any_invoke(sock)
+        else:
+            inv = self._await_event(self._runtime, sock)
         if inv is None:
             return None
         return _Reply(
@@ -447,6 +627,28 @@ class LambdaEmulator:
             },
         )
 
+    def _await_any_invoke(self, sock: socket.socket) -> _Invocation | None:
+        """Managed Instances: each runtime worker's /next takes the oldest pending invoke."""
+        with self._cond:
+            self._registration_open = False
+            self._lmi_waiting += 1
+            self._cond.notify_all()
+            try:
+                while not self._pending:
+                    if self._stopping or _peer_closed(sock):
+                        return None
+                    self._cond.wait(0.2)
+                inv = self._pending.popleft()
+                now = time.monotonic()
+                inv.dispatched_at = now
+                inv.deadline_at = now + self.function_timeout
+                inv.deadline_ms = int((time.time() + self.function_timeout) * 1000)
+                inv.trace_id = _trace_id()
+                return inv
+            finally:
+                self._lmi_waiting -= 1
+                self._cond.notify_all()
+
     def _runtime_result(
         self, request_id: str, body: bytes, error_type_header: str | None, *, is_error: bool
     ) -> _Reply:
@@ -454,9 +656,24 @@ class LambdaEmulator:
             inv = self._invocations.get(request_id)
             if inv is None or inv.dispatched_at is None:
                 return _error_reply(400, "InvalidRequestID", f"Invalid request ID: {request_id}")
-            if inv.responded_at is not None or inv is not self._current:
+            concurrent = self.max_concurrency is not None
+            if inv.responded_at is not None or not (concurrent or inv is self._current):
                 return _error_reply(
                     403, "InvalidStateTransition", f"Invoke {request_id} already has a result"
+                )
+            if not is_error and len(body) > MAX_RESPONSE_PAYLOAD:
+                # As Lambda: the runtime gets 413, the caller a function error.
+                inv.error = {
+                    "errorType": "Function.ResponseSizeTooLarge",
+                    "errorMessage": f"Response payload size ({len(body)} bytes) exceeded maximum"
+                    f" allowed payload size ({MAX_RESPONSE_PAYLOAD} bytes).",
+                }
+                inv.error_type = "Function.ResponseSizeTooLarge"
+                self._respond(inv)
+                return _error_reply(
+                    413,
+                    "RequestEntityTooLarge",
+                    f"Exceeded maximum allowed payload size ({MAX_RESPONSE_PAYLOAD} bytes).",
                 )
             if is_error:
                 parsed = _parse_body(body)
@@ -467,7 +684,59 @@ class LambdaEmulator:
                 )
             else:
                 inv.payload = _parse_body(body)
-            inv.responded_at = time.monotonic()
+            self._respond(inv)
+        return _ACCEPTED
+
+    def _respond(self, inv: _Invocation) -> None:
+        inv.responded_at = time.monotonic()
+        if self.max_concurrency is not None:
+            # No extension takes part in an invoke there: the response ends it.
+            inv.released_at = inv.responded_at
+            inv.released.set()
+        self._cond.notify_all()
+
+    # -- SnapStart ---------------------------------------------------------------------------
+
+    def _restore_next(self, sock: socket.socket) -> _Reply | None:
+        """The runtime's wait after its before-snapshot hooks: the snapshot is taken here."""
+        with self._cond:
+            self._registration_open = False
+            if self._restored is None:
+                self._restored = False
+            self._advance()
+            self._freeze_if_idle()
+            # After a reset Lambda restores the snapshot again; here the new Init stands in.
+            while not self._restored:
+                if self._stopping or _peer_closed(sock):
+                    return None
+                self._cond.wait(0.2)
+            self._restoring = False
+        return _Reply(200, b"")
+
+    def restore(self, *, keep_extensions: bool = True) -> None:
+        """Resume the snapshotted environment; awslambdaric then runs its after-restore hooks.
+
+        ``keep_extensions=False`` models a restore that does not carry the extensions'
+        registrations over: their pending ``/next`` ends without a reply, and the Extensions
+        API no longer knows their identifiers (403).
+        """
+        with self._cond:
+            if self._restored is not False:
+                raise RuntimeError("nothing to restore: no snapshot has been taken")
+            self._thaw()
+            if not keep_extensions:
+                for ext in self._extensions.values():
+                    ext.evicted = True
+                self._extensions = {}
+            self._restored = True
+            self._restoring = True
+            self._cond.notify_all()
+
+    def _restore_error(self, body: bytes, error_type: str | None) -> _Reply:
+        with self._cond:
+            self.init_errors.append(
+                RecordedError("runtime", "restore", error_type, _parse_body(body))
+            )
             self._cond.notify_all()
         return _ACCEPTED
 
@@ -484,12 +753,14 @@ class LambdaEmulator:
         if error is None:
             assert name is not None
             return self._register_valid(name, events)
+        # Lambda answers every refused registration with 403 (RIE RenderForbiddenWithTypeMsg).
         with self._cond:
-            self.rejected_registrations.append(RejectedRegistration(name, events, 400, *error))
-        return _error_reply(400, *error)
+            self.rejected_registrations.append(RejectedRegistration(name, events, 403, *error))
+        return _error_reply(403, *error)
 
-    @staticmethod
-    def _validate_registration(name: str | None, body: bytes) -> tuple[Any, tuple[str, str] | None]:
+    def _validate_registration(
+        self, name: str | None, body: bytes
+    ) -> tuple[Any, tuple[str, str] | None]:
         """Return (events, None) for a well-formed request, else (events, (errorType, message))."""
         try:
             request = json.loads(body) if body else {}
@@ -500,6 +771,11 @@ class LambdaEmulator:
             return events, ("Extension.InvalidExtensionName", "Empty extension name")
         if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
             return events, ("InvalidRequestFormat", "'events' must be a list of strings")
+        if self.max_concurrency is not None and events:
+            return events, (
+                "Extension.InvalidEventType",
+                "No events allowed for internal extensions",
+            )
         for event in events:
             if event not in KNOWN_EVENTS:
                 return events, ("Extension.InvalidEventType", f"{event}: unknown event type")
@@ -616,6 +892,12 @@ class LambdaEmulator:
                     return self._runtime_init_error(
                         req.body, header("Lambda-Runtime-Function-Error-Type")
                     )
+                case "runtime-restore-next":
+                    return self._restore_next(req.connection)
+                case "runtime-restore-error":
+                    return self._restore_error(
+                        req.body, header("Lambda-Runtime-Function-Error-Type")
+                    )
                 case "extension-register":
                     return self._register(header("Lambda-Extension-Name"), req.body)
                 case "extension-next":
@@ -641,6 +923,8 @@ _ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
         re.compile(f"{_RUNTIME}/invocation/(?P<id>[^/]+)/(?P<kind>response|error)"),
     ),
     ("POST", "runtime-init-error", re.compile(f"{_RUNTIME}/init/error")),
+    ("GET", "runtime-restore-next", re.compile(f"{_RUNTIME}/restore/next")),
+    ("POST", "runtime-restore-error", re.compile(f"{_RUNTIME}/restore/error")),
     ("POST", "extension-register", re.compile(f"{_EXTENSION}/register")),
     ("GET", "extension-next", re.compile(f"{_EXTENSION}/event/next")),
     ("POST", "extension-error", re.compile(f"{_EXTENSION}/(?P<kind>init|exit)/error")),

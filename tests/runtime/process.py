@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -65,15 +66,19 @@ class RuntimeProcess:
             **(env or {}),
         }
         self._popen: subprocess.Popen[bytes] | None = None
+        self.starts = 0
         self._log_path: Path | None = None
         self._final_output: str | None = None
 
     def start(self) -> None:
-        if self._popen is not None:
-            raise RuntimeError("process already started")
-        fd, name = tempfile.mkstemp(prefix="lambda-runtime-", suffix=".log")
-        self._log_path = Path(name)
-        with os.fdopen(fd, "wb") as log:
+        """Start the runtime; after ``kill()``, start a fresh one (a new Init), same log file."""
+        if self._popen is not None and self._popen.poll() is None:
+            raise RuntimeError("process already running")
+        if self._log_path is None:
+            fd, name = tempfile.mkstemp(prefix="lambda-runtime-", suffix=".log")
+            os.close(fd)
+            self._log_path = Path(name)
+        with self._log_path.open("ab") as log:
             # The child keeps its own copy of the descriptor; ours can close right away.
             self._popen = subprocess.Popen(
                 [self.python, "-m", "awslambdaric", self.handler],
@@ -82,7 +87,28 @@ class RuntimeProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                # Its own process group: signals reach Managed Instances' worker processes too.
+                start_new_session=True,
             )
+        self.starts += 1
+
+    def _signal(self, signum: signal.Signals) -> None:
+        if self._popen is not None and self._popen.poll() is None:
+            with suppress(ProcessLookupError):
+                os.killpg(self._popen.pid, signum)
+
+    def suspend(self) -> None:
+        """Freeze every process of the runtime, as Lambda freezes an idle environment."""
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._signal(signal.SIGCONT)
+
+    def kill(self) -> None:
+        """Kill the runtime at once, as Lambda does at a timeout; keep its output."""
+        self._signal(signal.SIGKILL)
+        if self._popen is not None:
+            self._popen.wait(10)
 
     @property
     def pid(self) -> int | None:
@@ -107,12 +133,15 @@ class RuntimeProcess:
         if popen is None:
             return None
         if popen.poll() is None:
-            popen.terminate()
+            self.resume()  # a stopped process would hold SIGTERM until continued
+            self._signal(signal.SIGTERM)  # the group: Managed Instances' workers too
             try:
                 popen.wait(timeout)
             except subprocess.TimeoutExpired:
-                popen.kill()
+                self._signal(signal.SIGKILL)
                 popen.wait(timeout)
+        with suppress(ProcessLookupError):
+            os.killpg(popen.pid, signal.SIGKILL)  # any worker left behind
         if self._log_path is not None and self._final_output is None:
             self._final_output = self.output()
             self._log_path.unlink(missing_ok=True)
@@ -163,18 +192,31 @@ def run_function(
     ready_timeout: float = 30.0,
     python: Path | str | None = None,
     memory_size: int = 128,
+    max_concurrency: int | None = None,
+    snapstart: bool = False,
 ) -> Iterator[tuple[LambdaEmulator, RuntimeProcess]]:
     """Start an emulator and an awslambdaric process for `handler`; yield once init is done.
 
     If init fails, InitError propagates (with the recorded errors). On any failure the runtime's
     output is written to stderr, so pytest shows it next to the failing test.
+
+    ``max_concurrency`` runs it as on Lambda Managed Instances (``AWS_LAMBDA_MAX_CONCURRENCY``:
+    awslambdaric forks that many workers); ``snapstart`` as a SnapStart version
+    (``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start``): it yields at the snapshot, before restore.
     """
+    platform_env: dict[str, str] = {}
+    if max_concurrency is not None:
+        platform_env["AWS_LAMBDA_MAX_CONCURRENCY"] = str(max_concurrency)
+    if snapstart:
+        platform_env["AWS_LAMBDA_INITIALIZATION_TYPE"] = "snap-start"
     with (
         LambdaEmulator(
             function_timeout=function_timeout,
             function_name=function_name,
             handler=handler,
             registration_open=registration_open,
+            max_concurrency=max_concurrency,
+            snapstart=snapstart,
         ) as emulator,
         RuntimeProcess(
             handler,
@@ -183,10 +225,11 @@ def run_function(
             memory_size=memory_size,
             cwd=cwd,
             pythonpath=pythonpath,
-            env=env,
+            env={**(env or {}), **platform_env},
             python=python,
         ) as process,
     ):
+        emulator.attach(process)
         try:
             wait_until_ready(emulator, process, ready_timeout)
             yield emulator, process
@@ -198,12 +241,22 @@ def run_function(
 
 
 def json_logs(output: str) -> list[dict[str, Any]]:
-    """The structured (Powertools JSON) lines of a runtime's output, in order."""
-    records = []
+    """The structured (Powertools JSON) records of a runtime's output, in order.
+
+    Threads share stdout, so a record may share its line with other text (a traceback written
+    by another thread, say): every JSON object found in a line counts, wherever it starts.
+    """
+    decoder = json.JSONDecoder()
+    records: list[dict[str, Any]] = []
     for line in output.splitlines():
-        if line.startswith("{"):
+        position = line.find("{")
+        while position != -1:
             try:
-                records.append(json.loads(line))
+                record, end = decoder.raw_decode(line, position)
             except ValueError:
+                position = line.find("{", position + 1)
                 continue
+            if isinstance(record, dict) and "level" in record and "message" in record:
+                records.append(record)
+            position = line.find("{", end)
     return records

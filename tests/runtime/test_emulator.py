@@ -5,15 +5,25 @@ from __future__ import annotations
 import http.client
 import itertools
 import json
+import signal
 import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 import pytest
 
-from tests.runtime.emulator import InitError, LambdaEmulator, RejectedRegistration
+from tests.runtime.emulator import (
+    MAX_INVOKE_PAYLOAD,
+    MAX_RESPONSE_PAYLOAD,
+    InitError,
+    LambdaEmulator,
+    RejectedRegistration,
+    RequestTooLargeError,
+)
 from tests.runtime.process import FIXTURES_DIR, RuntimeProcess, run_function
 
 pytestmark = pytest.mark.timeout(30)
@@ -139,18 +149,188 @@ def test_invoke_is_released_only_after_the_extension_calls_next() -> None:
         assert second.wait_released(timeout=5) >= second.responded_at
 
 
-def test_release_after_the_deadline_is_recorded_as_timed_out() -> None:
+def test_an_extension_busy_at_the_deadline_gets_the_environment_killed_and_re_initialised() -> None:
     # GIVEN a 0.5 s function whose extension keeps working for 1.5 s after the response
-    with fixture_function("extension_handler.handler", function_timeout=0.5) as (emulator, _):
+    with fixture_function("extension_handler.handler", function_timeout=0.5) as (
+        emulator,
+        process,
+    ):
         # WHEN it is invoked
         result = emulator.invoke({"extension_sleep": 1.5})
         on_time_so_far = not result.timed_out
-        result.wait_released(timeout=5)
+        released = result.wait_released(timeout=5)
+        first_pid = process.pid
 
-        # THEN the response came in time, but the release missed the deadline
+        # THEN the response came in time, but at the deadline the process was killed
         assert on_time_so_far
+        assert result.killed
         assert result.timed_out
+        assert released - result.dispatched_at < 1.2
         assert emulator.timed_out_invokes == [result.request_id]
+        assert process.returncode == -signal.SIGKILL
+
+        # WHEN the function is invoked again
+        following = emulator.invoke({"extension_sleep": 0})
+
+        # THEN a fresh process ran a new Init (its extension registered again) and served it
+        assert emulator.inits == 2
+        assert process.pid != first_pid
+        assert following.payload["registration"]["status"] == 200
+        assert emulator.extensions == [EXTENSION]
+        following.wait_released(timeout=5)
+        assert not following.timed_out
+
+
+def test_a_handler_running_past_the_deadline_times_out_and_the_next_invoke_re_inits() -> None:
+    # GIVEN a function with a 1 s timeout that has served one invoke
+    with fixture_function("echo_handler.sleeping_handler", function_timeout=1) as (emulator, _):
+        first = emulator.invoke({"sleep": 0})
+        first.wait_released(timeout=5)
+
+        # WHEN an invoke sleeps past the timeout
+        late = emulator.invoke({"sleep": 5})
+
+        # THEN its caller gets Lambda's timeout error at the deadline
+        assert late.error_type == "Sandbox.Timedout"
+        assert late.error is not None
+        assert "Task timed out after 1.00 seconds" in late.error["errorMessage"]
+        assert 0.95 <= late.responded_at - late.dispatched_at < 1.5
+
+        # ... and the next invoke is served by a new process
+        following = emulator.invoke({"sleep": 0})
+        assert following.payload["pid"] != first.payload["pid"]
+        assert emulator.inits == 2
+
+
+def _process_state(pid: int | None, expect: str = "T", within: float = 2.0) -> str:
+    """The kernel's state letter for ``pid`` (T when stopped), once it is ``expect`` or after
+    ``within`` seconds: a signal takes effect shortly after it is sent."""
+    assert pid is not None
+    deadline = time.monotonic() + within
+    while True:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        state = stat.rsplit(")", 1)[1].split()[0]
+        if state == expect or time.monotonic() > deadline:
+            return state
+        time.sleep(0.01)
+
+
+def test_the_process_is_frozen_between_invokes_and_thawed_to_serve(
+    echo: tuple[LambdaEmulator, RuntimeProcess],
+) -> None:
+    # GIVEN a function that has served an invoke
+    emulator, process = echo
+    first = emulator.invoke({"n": 1})
+    first.wait_released(timeout=5)
+
+    # WHEN nothing is left to do
+    # THEN the process is stopped, as Lambda freezes an idle environment
+    assert emulator.frozen
+    assert _process_state(process.pid) == "T"
+
+    # WHEN it is invoked again
+    second = emulator.invoke({"n": 2})
+
+    # THEN it was thawed to serve, and frozen again once back in /next
+    assert second.payload == {"n": 2}
+    second.wait_released(timeout=5)
+    assert emulator.freezes >= 2
+    assert _process_state(process.pid) == "T"
+
+
+def test_payloads_over_lambdas_6_mb_limits_are_refused(
+    echo: tuple[LambdaEmulator, RuntimeProcess],
+) -> None:
+    # GIVEN a running function
+    emulator, _ = echo
+
+    # WHEN an invoke carries more than 6 MB
+    # THEN the Invoke API refuses it, and nothing is dispatched
+    with pytest.raises(RequestTooLargeError, match="smaller than 6291456 bytes") as refused:
+        emulator.invoke(b'"' + b"x" * MAX_INVOKE_PAYLOAD + b'"')
+    assert refused.value.status == 413
+
+
+def test_a_response_over_6_mb_becomes_a_function_error() -> None:
+    # GIVEN a function whose handler returns as many characters as asked
+    with fixture_function("echo_handler.sized_handler") as (emulator, _):
+        # WHEN its response is over Lambda's limit (6 MiB + 100 bytes)
+        result = emulator.invoke({"size": MAX_RESPONSE_PAYLOAD})
+
+        # THEN the caller gets Lambda's error instead of the payload
+        assert result.payload is None
+        assert result.error_type == "Function.ResponseSizeTooLarge"
+        assert result.error is not None
+        assert f"({MAX_RESPONSE_PAYLOAD + 2} bytes) exceeded" in result.error["errorMessage"]
+
+        # ... awslambdaric exits on the 413, so that environment is reset
+        result.wait_released(timeout=5)
+        assert result.killed
+
+        # ... and a response just under the limit goes through (in a fresh environment)
+        fits = emulator.invoke({"size": MAX_RESPONSE_PAYLOAD - 2})
+        assert emulator.inits == 2
+        assert isinstance(fits.payload, str)
+        assert len(fits.payload) == MAX_RESPONSE_PAYLOAD - 2
+
+
+def test_managed_instances_refuse_event_subscriptions_and_overlap_invokes() -> None:
+    # GIVEN a function on Managed Instances with two runtime workers, whose module registers
+    # an INVOKE extension at import
+    with run_function(
+        "extension_handler.handler",
+        cwd=FIXTURES_DIR,
+        pythonpath=[FIXTURES_DIR],
+        max_concurrency=2,
+    ) as (emulator, _):
+        # WHEN it is invoked
+        result = emulator.invoke({})
+
+        # THEN every worker's registration was refused (internal extensions get no events)
+        assert result.payload["registration"]["status"] == 403
+        assert result.payload["registration"]["body"]["errorMessage"] == (
+            "No events allowed for internal extensions"
+        )
+        assert emulator.extensions == []
+
+    # GIVEN two workers of a handler that sleeps
+    with run_function(
+        "echo_handler.sleeping_handler",
+        cwd=FIXTURES_DIR,
+        pythonpath=[FIXTURES_DIR],
+        max_concurrency=2,
+    ) as (emulator, process):
+        # WHEN two 1 s invokes arrive at once
+        with ThreadPoolExecutor(2) as pool:
+            first, second = pool.map(lambda _: emulator.invoke({"sleep": 1}), range(2))
+
+        # THEN they ran at the same time, in two worker processes, and nothing was frozen
+        assert second.dispatched_at < first.responded_at
+        assert first.dispatched_at < second.responded_at
+        assert first.payload["pid"] != second.payload["pid"]
+        assert emulator.freezes == 0
+        assert _process_state(process.pid, expect="T", within=0.5) != "T"
+
+
+def test_snapstart_runs_the_hooks_around_the_snapshot_and_serves_after_restore() -> None:
+    # GIVEN a SnapStart version of a function with before-snapshot and after-restore hooks
+    with run_function(
+        "snapstart_handler.handler",
+        cwd=FIXTURES_DIR,
+        pythonpath=[FIXTURES_DIR],
+        snapstart=True,
+    ) as (emulator, process):
+        # WHEN Init is over, the runtime waits for the restore and the environment is frozen
+        assert emulator.frozen
+        assert _process_state(process.pid) == "T"
+
+        # WHEN the snapshot is restored and the function invoked
+        emulator.restore()
+        result = emulator.invoke({})
+
+        # THEN the before-snapshot hook ran before the snapshot, the after-restore hook after
+        assert result.payload["calls"] == ["before_snapshot", "after_restore"]
+        assert emulator.init_errors == []
 
 
 def test_registration_after_the_first_next_is_rejected() -> None:
@@ -194,12 +374,13 @@ def test_internal_extension_cannot_register_for_shutdown() -> None:
         # WHEN the function is invoked
         result = emulator.invoke({})
 
-        # THEN the registration was refused with 400 and an error document, and recorded
+        # THEN the registration was refused with 403 (as every refusal is) and an error
+        # document, and recorded
         registration = result.payload["registration"]
-        assert registration["status"] == 400
+        assert registration["status"] == 403
         assert registration["body"]["errorType"] == "Extension.InvalidEventType"
         assert "SHUTDOWN" in registration["body"]["errorMessage"]
-        assert [(r.name, r.status) for r in emulator.rejected_registrations] == [(EXTENSION, 400)]
+        assert [(r.name, r.status) for r in emulator.rejected_registrations] == [(EXTENSION, 403)]
         assert emulator.extensions == []
 
 

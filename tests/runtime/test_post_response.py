@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,14 +90,29 @@ class SeedLog:
 
 
 def seed_function(
-    log: SeedLog, *, function_timeout: float = 10.0, registration_open: bool = True
+    log: SeedLog,
+    *,
+    function_timeout: float = 10.0,
+    registration_open: bool = True,
+    max_concurrency: int | None = None,
+    snapstart: bool = False,
 ) -> AbstractContextManager[tuple[LambdaEmulator, RuntimeProcess]]:
     return run_function(
         SEED_HANDLER,
         {"SEED_LOG": str(log.path), "POWERTOOLS_SERVICE_NAME": "seed"},
         function_timeout=function_timeout,
         registration_open=registration_open,
+        max_concurrency=max_concurrency,
+        snapstart=snapstart,
     )
+
+
+def eventually[T](probe: Callable[[], T], within: float = 5.0) -> T:
+    """``probe()`` once it is truthy, or its last value after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not (value := probe()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return value
 
 
 @pytest.fixture
@@ -212,6 +229,9 @@ def test_work_outliving_the_function_timeout_is_cancelled_before_the_deadline(
             if r.get("level") == "ERROR" and "cancelled" in r.get("message", "")
         ]
         assert [r.get("request_id") for r in cancelled] == [result.request_id]
+        # ... and nothing else: a deadline is not an application error, so no traceback
+        assert "Traceback" not in process.output()
+        assert "CancelledError" not in process.output()
 
         # WHEN the function is invoked again
         following = emulator.invoke(load_event("items-no-query"))
@@ -221,6 +241,98 @@ def test_work_outliving_the_function_timeout_is_cancelled_before_the_deadline(
         following.wait_released(timeout=5)
         assert not following.timed_out
         assert emulator.timed_out_invokes == []
+
+
+def test_an_app_error_after_the_response_started_is_mangums_500_not_a_timeout(
+    seed: tuple[LambdaEmulator, RuntimeProcess],
+) -> None:
+    # GIVEN the seed app on Lambda, with 10 s to go per invoke
+    emulator, process = seed
+
+    # WHEN a route starts its response, then fails before the body is complete
+    result = emulator.invoke(http_event("/broken-stream", method="GET"))
+
+    # THEN the client gets Mangum's 500 at once, not a 504 about the function timeout
+    assert result.payload["statusCode"] == 500
+    assert result.payload["body"] == "Internal Server Error"
+    assert result.responded_at - result.dispatched_at < 1
+    # ... and the error was logged once, as a structured line with its traceback
+    errors = [r for r in log_records(process) if r.get("level") == "ERROR"]
+    assert [r["message"] for r in errors] == ["the application raised an error"]
+    assert "the stream broke" in errors[0]["exception"]
+    result.wait_released(timeout=5)
+
+
+def test_no_response_before_the_deadline_is_a_504(seed_log: SeedLog) -> None:
+    # GIVEN the seed app on a function with a 2 s timeout
+    with seed_function(seed_log, function_timeout=2) as (emulator, process):
+        # WHEN a route takes 10 s to answer
+        result = emulator.invoke(http_event("/hang/10"))
+        released = result.wait_released(timeout=5)
+
+        # THEN the client gets a 504 just before the deadline, the environment was not killed
+        assert result.payload["statusCode"] == 504
+        assert "function timeout" in body(result)["detail"]
+        assert 1.2 <= result.responded_at - result.dispatched_at < 2
+        assert released - result.dispatched_at < 2
+        assert not result.killed
+        # ... with one structured error line, no traceback
+        assert [r["message"] for r in log_records(process) if r.get("level") == "ERROR"] == [
+            "no response before the function timeout; request cancelled"
+        ]
+        assert "Traceback" not in process.output()
+
+
+def test_a_cancelled_plain_def_task_resumes_only_inside_a_later_invoke(
+    seed_log: SeedLog,
+) -> None:
+    # GIVEN the seed app on a function with a 2 s timeout
+    with seed_function(seed_log, function_timeout=2) as (emulator, _):
+        # WHEN a plain def task of 3 s is cancelled at the deadline (a thread cannot be stopped)
+        result = emulator.invoke(http_event("/slow/3"))
+        result.wait_released(timeout=5)
+        assert not result.timed_out
+
+        # THEN the environment is frozen, so the task does not finish on its own, even once
+        # its 3 s are long over
+        time.sleep(3.5 - (time.monotonic() - result.dispatched_at))
+        assert emulator.frozen
+        assert seed_log.lines() == []
+
+        # WHEN the next invoke thaws the environment
+        following = emulator.invoke(http_event("/slow/0.5"))
+        following.wait_released(timeout=5)
+
+        # THEN the old task resumed inside it and finished there, before the new one
+        assert seed_log.lines() == ["slow done 3", "slow done 0.5"]
+
+
+def test_lifespan_starts_once_per_environment_and_again_after_a_re_init(
+    seed: tuple[LambdaEmulator, RuntimeProcess],
+) -> None:
+    # GIVEN the seed app on Lambda, which has served two requests
+    emulator, _ = seed
+    first = body(emulator.invoke(http_event("/lifespan", method="GET")))
+    second = body(emulator.invoke(http_event("/lifespan", method="GET")))
+
+    # THEN its lifespan started once for both (not once per invocation, as in plain Mangum)
+    assert first == second
+    assert first["startups"] == 1
+
+    # WHEN the runtime process dies during an invoke
+    crashed = emulator.invoke(http_event("/crash"))
+
+    # THEN the caller gets Lambda's error, and the environment is reset
+    assert crashed.error_type == "Runtime.ExitError"
+    crashed.wait_released(timeout=5)
+
+    # WHEN the function is invoked again
+    after = body(emulator.invoke(http_event("/lifespan", method="GET")))
+
+    # THEN a new process ran a new Init, lifespan startup included
+    assert emulator.inits == 2
+    assert after["pid"] != first["pid"]
+    assert after["startups"] == 1
 
 
 def test_a_request_without_background_work_is_released_at_once(
@@ -383,3 +495,149 @@ def test_api_function_health_is_released_at_once(api_function: ApiFunction) -> N
     # THEN it answers ok and the invoke is released right away
     assert body(result) == {"status": "ok"}
     assert result.wait_released(timeout=5) - result.responded_at < 0.5
+
+
+# -- Lambda Managed Instances -----------------------------------------------------------------
+
+
+def test_managed_instances_answer_concurrent_invokes_before_their_work(
+    seed_log: SeedLog,
+) -> None:
+    # GIVEN the seed app on Managed Instances, with two runtime workers
+    with seed_function(seed_log, max_concurrency=2) as (emulator, process):
+        # WHEN two requests, each with a 1 s background task, arrive at once
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(lambda _: emulator.invoke(http_event("/slow/1")), range(2)))
+        log_at_responses = seed_log.lines()
+
+        # THEN each was answered before its work could end, the second while the first's work
+        # was still going
+        first, second = sorted(results, key=lambda r: r.dispatched_at)
+        assert second.dispatched_at < first.dispatched_at + 0.5
+        for result in results:
+            assert body(result) == {"scheduled": 1.0}
+            assert result.responded_at - result.dispatched_at < 0.5
+        assert log_at_responses == []
+        # ... the work then finished in the process, with no extension and nothing frozen
+        assert eventually(lambda: seed_log.lines() == ["slow done 1", "slow done 1"])
+        assert emulator.extensions == []
+        assert emulator.freezes == 0
+        assert "could not register" not in process.output()
+
+
+def test_managed_instances_keep_each_request_s_logging_context_while_invokes_overlap(
+    seed_log: SeedLog,
+) -> None:
+    # GIVEN the seed app on Managed Instances, with one worker (so invokes share a process)
+    with seed_function(seed_log, max_concurrency=1) as (emulator, process):
+        # WHEN a request's task fails after 1 s, and meanwhile a second request's task fails
+        first = emulator.invoke(http_event("/slow-boom/1", headers={"x-request-id": "first"}))
+        second = emulator.invoke(http_event("/slow-boom/0.2", headers={"x-request-id": "second"}))
+
+        # THEN the second invoke ran while the first one's work was still going
+        assert second.dispatched_at < first.dispatched_at + 1
+
+        # ... and each failure was logged with its own request's correlation id and request id
+        def failures() -> list[dict[str, Any]]:
+            return [r for r in log_records(process) if r.get("message") == "background task failed"]
+
+        assert eventually(lambda: len(failures()) == 2)
+        by_correlation = {r["correlation_id"]: r for r in failures()}
+        assert by_correlation["first"]["function_request_id"] == first.request_id
+        assert by_correlation["second"]["function_request_id"] == second.request_id
+        assert "boom after 1 s" in by_correlation["first"]["exception"]
+
+
+def test_managed_instances_cancel_work_at_its_own_invocation_deadline(seed_log: SeedLog) -> None:
+    # GIVEN the seed app on Managed Instances with a 2 s timeout
+    with seed_function(seed_log, max_concurrency=1, function_timeout=2) as (emulator, process):
+        # WHEN a request schedules 10 s of async work
+        result = emulator.invoke(http_event("/async-slow/10"))
+
+        # THEN it is answered at once
+        assert result.responded_at - result.dispatched_at < 0.5
+
+        # ... and its work is cancelled before its deadline, logged once with its request id
+        def cancelled() -> list[dict[str, Any]]:
+            return [r for r in log_records(process) if "cancelled" in r.get("message", "")]
+
+        records = eventually(cancelled, within=4)
+        assert [r.get("request_id") for r in records] == [result.request_id]
+        assert seed_log.lines() == []
+        assert "Traceback" not in process.output()
+
+
+# -- SnapStart ---------------------------------------------------------------------------------
+
+
+def test_after_a_snapstart_restore_work_still_runs_after_the_response(seed_log: SeedLog) -> None:
+    # GIVEN the seed app published with SnapStart: Init ran, the snapshot was taken
+    with seed_function(seed_log, snapstart=True) as (emulator, process):
+        # THEN the before-snapshot hook warmed the app with a request through it
+        assert seed_log.lines() == ["warmed"]
+
+        # WHEN the snapshot is restored with the extension's registration, and invoked
+        emulator.restore(keep_extensions=True)
+        result = emulator.invoke(http_event("/slow/1"))
+        log_at_response = seed_log.lines()
+        released = result.wait_released(timeout=10)
+
+        # THEN the response came before the work, which the extension held the invoke for
+        assert result.responded_at - result.dispatched_at < 0.5
+        assert log_at_response == ["warmed"]
+        assert released - result.dispatched_at >= 0.95
+        assert seed_log.lines() == ["warmed", "slow done 1"]
+        assert any(
+            r.get("message") == "restored from a SnapStart snapshot" for r in log_records(process)
+        )
+
+
+def test_a_restore_that_loses_the_extension_falls_back_to_work_before_the_response(
+    seed_log: SeedLog,
+) -> None:
+    # GIVEN the seed app published with SnapStart
+    with seed_function(seed_log, snapstart=True) as (emulator, process):
+        # WHEN the restore does not carry the extension's registration over, and it is invoked
+        emulator.restore(keep_extensions=False)
+        result = emulator.invoke(http_event("/slow/0.5"))
+        log_at_response = seed_log.lines()
+        result.wait_released(timeout=5)
+
+        # THEN the work ran before the response, as nothing could hold the invoke open
+        assert result.responded_at - result.dispatched_at >= 0.45
+        assert log_at_response == ["warmed", "slow done 0.5"]
+        assert not result.timed_out
+        # ... and the function said so in a clear log line
+        assert eventually(
+            lambda: any(
+                "background tasks now run before each response" in r.get("message", "")
+                for r in log_records(process)
+            )
+        )
+
+
+def test_the_api_function_warms_before_its_snapstart_snapshot_and_serves_after_restore() -> None:
+    # GIVEN the API function from template.yaml, published with SnapStart (no AWS call needed)
+    settings = function_settings(load_template(), "ApiFunction")
+    env = {**FAKE_CREDENTIALS, "POWERTOOLS_SERVICE_NAME": "api", "SENDER_EMAIL": "a@example.com"}
+    with run_function(settings.handler, env, function_name="ApiFunction", snapstart=True) as (
+        emulator,
+        process,
+    ):
+        # THEN before the snapshot its hook sent one request through the app, successfully
+        warmed = [r for r in log_records(process) if r.get("message", "").startswith("warmed")]
+        assert [r.get("warm_path") for r in warmed] == ["/health"]
+        assert "warm-up request failed" not in process.output()
+
+        # WHEN the snapshot is restored and the health check invoked
+        emulator.restore()
+        result = emulator.invoke(load_event("health"))
+
+        # THEN it answers, and the after-restore hook ran with post-response work available
+        assert body(result) == {"status": "ok"}
+        restored = [
+            r
+            for r in log_records(process)
+            if r.get("message") == "restored from a SnapStart snapshot"
+        ]
+        assert [r.get("post_response") for r in restored] == [True]

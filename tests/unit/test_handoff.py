@@ -38,3 +38,19 @@ def test_a_handoff_after_the_taker_gave_up_is_dropped_and_cancelled() -> None:
     assert work.cancelled()
     with pytest.raises(TimeoutError):
         handoffs.take("late", timeout=0.01)
+
+
+def test_the_handler_learns_whether_the_extension_received_its_invoke() -> None:
+    # GIVEN hand-offs, and an extension that receives request r1's INVOKE a little later
+    handoffs = Handoffs()
+    threading.Timer(0.05, handoffs.mark_seen, ("r1",)).start()
+
+    # WHEN the handler waits for each request to have been seen
+    # THEN r1 was seen in time, r2 (never received) was not
+    assert handoffs.wait_seen("r1", timeout=5)
+    assert not handoffs.wait_seen("r2", timeout=0.05)
+
+    # ... and once r1's hand-off is taken, it is forgotten
+    handoffs.put("r1", None)
+    assert handoffs.take("r1", timeout=1) is None
+    assert not handoffs.wait_seen("r1", timeout=0)

@@ -8,7 +8,8 @@ from app.api.main import app
 from app.lambda_runtime.adapter import PostResponseHandler
 from app.observability import logger
 
-adapter = PostResponseHandler(app)
+# Under SnapStart, one request through the app before the snapshot warms its code paths.
+adapter = PostResponseHandler(app, warm_path="/health")
 
 
 @logger.inject_lambda_context

@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from app.api.background import IsolatedBackgroundRoute
 from app.api.correlation import CorrelationIdMiddleware
 from app.api.errors import add_error_handlers
 from app.api.identity import IdentityMiddleware
@@ -11,6 +12,8 @@ from app.api.routes import files, health, items, notifications, tasks, uploads
 
 def create_app() -> FastAPI:
     application = FastAPI(title="FastAPI on Lambda with background work", version="0.1.0")
+    # Routes declared on the app itself; the route modules use app.api.routing.APIRouter.
+    application.router.route_class = IsolatedBackgroundRoute
     for module in (health, notifications, items, uploads, files, tasks):
         application.include_router(module.router)
     # Outermost last: the correlation id tags every answer, a refused identity included, and

@@ -3,51 +3,49 @@
 Plain Mangum returns when the whole ASGI call is over, so the client waits for every
 BackgroundTask (fastapi#1233). Here the handler returns once the app has sent its last body
 chunk; the rest of the call (background tasks, dependency teardown, middleware tails) runs
-on in the background loop, and the internal extension keeps the environment thawed until it
-is done or the deadline nears. Off Lambda (no AWS_LAMBDA_RUNTIME_API) nothing can hold the
-environment, so the handler waits for everything, exactly like plain Mangum.
+on in the background loop. What keeps it running depends on the platform (``platform.py``):
+
+* standard Lambda: the internal extension holds the invoke open until the work is done or the
+  deadline nears; the handler returns early only for an invoke the extension has received;
+* Lambda Managed Instances: nothing is frozen, so the work simply carries on in the process,
+  each invocation cancelled at its own deadline;
+* off Lambda, or with no extension: the handler waits for everything, exactly like Mangum.
 """
 
-import os
-import threading
+import contextlib
+import gc
+import random
+import time
 from concurrent.futures import Future
 from typing import Any, cast
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from mangum.adapter import DEFAULT_TEXT_MIME_TYPES, HANDLERS
-from mangum.protocols.http import HTTPCycle, HTTPCycleState
-from mangum.types import ASGI, LambdaConfig, LambdaHandler, Message, Response
+from mangum.types import ASGI, LambdaConfig, LambdaHandler, Response
 from mangum.types import LambdaContext as MangumContext
 from starlette.types import ASGIApp
 
+from app.lambda_runtime import platform, snapstart
+from app.lambda_runtime.cycle import ResponseCycle
+from app.lambda_runtime.deadline import cancel_at_deadline
 from app.lambda_runtime.event_loop import BackgroundLoop, start_lifespan
 from app.lambda_runtime.extension import PostResponseExtension
 from app.lambda_runtime.handoff import Handoffs
+from app.lambda_runtime.platform import Platform
+from app.lambda_runtime.warmup import warm
 
 logger = Logger(child=True)
 
 EXTENSION_NAME = "post-response-tasks"
+# How long a finished response waits for the extension to have received its INVOKE. Normally
+# it has long before; if not (say, its registration did not survive a SnapStart restore),
+# Lambda would freeze the environment the moment the handler returns.
+EXTENSION_ACK_SECONDS = 1.0
 
 
 class UnsupportedEventError(TypeError):
     """The API function was invoked with something that is not an API Gateway HTTP event."""
-
-
-class _ResponseCycle(HTTPCycle):
-    """Mangum's HTTP cycle, signalling the moment the response body is complete."""
-
-    def __init__(self, scope: dict[str, Any], body: bytes) -> None:
-        super().__init__(scope, body)
-        self.finished = threading.Event()
-
-    async def send(self, message: Message) -> None:
-        await super().send(message)
-        if self.state is HTTPCycleState.COMPLETE:
-            self.finished.set()
-
-    def response(self) -> Response:
-        return {"status": self.status, "headers": self.headers, "body": self.body}
 
 
 class PostResponseHandler:
@@ -59,6 +57,7 @@ class PostResponseHandler:
         *,
         api_gateway_base_path: str = "/",
         deadline_margin: float = 0.5,
+        warm_path: str | None = None,
     ) -> None:
         self._app = cast(ASGI, app)
         self._config = LambdaConfig(
@@ -67,46 +66,79 @@ class PostResponseHandler:
             exclude_headers=[],
         )
         self._margin = deadline_margin
+        self._warm_path = warm_path
         self._loop = BackgroundLoop()
         # Once per environment, not per invocation as Mangum's lifespan does.
         self._state = self._loop.submit(start_lifespan(app)).result()
-        self._handoffs: Handoffs | None = None
-        runtime_api = os.environ.get("AWS_LAMBDA_RUNTIME_API")
-        if runtime_api:
-            self._start_extension(runtime_api)
+        self._handoffs = Handoffs()
+        self._extension: PostResponseExtension | None = None
+        self.platform = platform.detect()
+        if self.platform is Platform.STANDARD:
+            self._start_extension()
+        if platform.is_snapstart():
+            snapstart.register(self._before_snapshot, self._after_restore)
 
     @property
     def post_response(self) -> bool:
-        """True when work after the response is held open by the extension."""
-        return self._handoffs is not None
+        """True when work may go on after the response has been returned."""
+        if self.platform is Platform.MANAGED_INSTANCES:
+            return True
+        return self._extension is not None and self._extension.alive
 
     def __call__(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         rest: Future[None] | None = None
+        held = False
         try:
             handler = self._infer(event, context)
             scope = {**handler.scope, **_stage_prefix(event), "state": self._state.copy()}
-            cycle = _ResponseCycle(scope, handler.body)
+            cycle = ResponseCycle(scope, handler.body)
+            deadline = time.time() + context.get_remaining_time_in_millis() / 1000
+            # Copied into the request's task, so its background work logs its own request id
+            # even while later invokes run (Managed Instances).
+            logger.thread_safe_append_keys(function_request_id=context.aws_request_id)
             rest = self._loop.submit(cycle.run(self._app))
-            rest.add_done_callback(lambda _: cycle.finished.set())
-            budget = context.get_remaining_time_in_millis() / 1000 - self._margin
-            if self.post_response:
-                cycle.finished.wait(max(budget, 0))
-            else:
-                _wait_quietly(rest, budget)
-                if not rest.done():
-                    # Nothing holds the environment open after we return: stop it here
-                    # rather than let it resume, half done, in some later invocation.
-                    rest.cancel()
-                    logger.error("work past the function timeout cancelled")
-            if cycle.state is not HTTPCycleState.COMPLETE:
+            if not cycle.finished.wait(_budget(deadline, self._margin)):
                 rest.cancel()
                 logger.error("no response before the function timeout; request cancelled")
                 return handler(_timeout_response())
+            if not rest.done():
+                held = self._continue_after_response(rest, deadline, context.aws_request_id)
+                if not held:
+                    self._finish_inline(rest, deadline)
             return handler(cycle.response())
         finally:
-            if self._handoffs is not None:
-                pending = rest if rest is not None and not rest.done() else None
+            if self._extension is not None and self._extension.alive:
+                pending = rest if held and rest is not None and not rest.done() else None
                 self._handoffs.put(context.aws_request_id, pending)
+
+    def _continue_after_response(
+        self, rest: Future[None], deadline: float, request_id: str
+    ) -> bool:
+        """Whether the rest may run on after the response; arranges its deadline if so."""
+        if self.platform is Platform.MANAGED_INSTANCES:
+            cancel_at_deadline(self._loop.loop, rest, deadline - self._margin, request_id)
+            return True
+        if self._extension is None or not self._extension.alive:
+            return False
+        wait = min(EXTENSION_ACK_SECONDS, _budget(deadline, self._margin))
+        if self._handoffs.wait_seen(request_id, wait):
+            return True
+        logger.warning(
+            "the post-response extension did not receive this invoke; its background work "
+            "runs before the response",
+            extra={"request_id": request_id},
+        )
+        return False
+
+    def _finish_inline(self, rest: Future[None], deadline: float) -> None:
+        # The cycle logged the app's error, if any; a timeout is handled below.
+        with contextlib.suppress(Exception):
+            rest.result(timeout=_budget(deadline, self._margin))
+        if not rest.done():
+            # Nothing holds the environment open after we return: stop it here rather than
+            # let it resume, half done, in some later invocation.
+            rest.cancel()
+            logger.error("work past the function timeout cancelled")
 
     def _infer(self, event: dict[str, Any], context: LambdaContext) -> LambdaHandler:
         if not isinstance(event, dict):
@@ -123,10 +155,12 @@ class PostResponseHandler:
             f"the event it got has top-level keys: {keys}"
         )
 
-    def _start_extension(self, runtime_api: str) -> None:
-        handoffs = Handoffs()
+    def _start_extension(self) -> None:
         extension = PostResponseExtension(
-            runtime_api, handoffs, name=EXTENSION_NAME, deadline_margin=self._margin
+            platform.runtime_api(),
+            self._handoffs,
+            name=EXTENSION_NAME,
+            deadline_margin=self._margin,
         )
         try:
             extension.register()
@@ -138,7 +172,26 @@ class PostResponseHandler:
             )
             return
         extension.start()
-        self._handoffs = handoffs
+        self._extension = extension
+
+    def _before_snapshot(self) -> None:
+        """Make the snapshot worth restoring: code paths run once, garbage gone."""
+        if self._warm_path is not None:
+            self._loop.submit(warm(self._app, self._warm_path, self._state)).result(timeout=60)
+        gc.collect()
+        logger.info("warmed for the SnapStart snapshot", extra={"warm_path": self._warm_path})
+
+    def _after_restore(self) -> None:
+        """Every environment restored from one snapshot starts with the same memory."""
+        random.seed()  # else each copy draws the same "random" numbers
+        logger.info(
+            "restored from a SnapStart snapshot",
+            extra={"post_response": self.post_response},
+        )
+
+
+def _budget(deadline: float, margin: float) -> float:
+    return max(deadline - time.time() - margin, 0.0)
 
 
 def _stage_prefix(event: dict[str, Any]) -> dict[str, Any]:
@@ -155,13 +208,6 @@ def _stage_prefix(event: dict[str, Any]) -> dict[str, Any]:
     if full_path != prefix + path:
         return {}  # a custom domain: no stage in the client's URL
     return {"root_path": prefix, "path": prefix + path, "raw_path": None}
-
-
-def _wait_quietly(future: Future[None], timeout: float) -> None:
-    try:
-        future.result(timeout=max(timeout, 0))
-    except Exception:
-        return  # Mangum's cycle already logged it and produced the 500, if any.
 
 
 def _timeout_response() -> Response:

@@ -3,7 +3,9 @@
 Lambda freezes the environment once the runtime and every registered extension wait in
 ``/next``. This thread registers for INVOKE at import time (registration closes at the
 runtime's first ``/next``) and, per invocation, calls ``/next`` again only when the work the
-handler handed off has finished, or just before the deadline, cancelling what is left.
+handler handed off has finished, or just before the deadline, cancelling what is left. It marks
+each INVOKE it receives as seen, so the handler returns early only for invokes it holds; a 403
+on ``/next`` (the registration is gone, e.g. not carried over a SnapStart restore) ends it.
 """
 
 import http.client
@@ -27,6 +29,10 @@ class ExtensionRegistrationError(RuntimeError):
     """The Extensions API refused the registration (for example, after init)."""
 
 
+class ExtensionLost(RuntimeError):
+    """The Extensions API no longer knows this extension (its registration did not survive)."""
+
+
 class PostResponseExtension:
     def __init__(
         self, runtime_api: str, handoffs: Handoffs, *, name: str, deadline_margin: float
@@ -36,6 +42,12 @@ class PostResponseExtension:
         self._name = name
         self._margin = deadline_margin
         self._identifier = ""
+        self._alive = False
+
+    @property
+    def alive(self) -> bool:
+        """Registered, and its thread still follows events."""
+        return self._alive
 
     def register(self) -> None:
         status, headers, body = self._request(
@@ -49,6 +61,7 @@ class PostResponseExtension:
         self._identifier = headers["lambda-extension-identifier"]
 
     def start(self) -> None:
+        self._alive = True
         threading.Thread(target=self._run, name=f"extension-{self._name}", daemon=True).start()
 
     def _run(self) -> None:
@@ -57,7 +70,18 @@ class PostResponseExtension:
             try:
                 event = self._next_event()
                 if event.get("eventType") == "INVOKE":
+                    self._handoffs.mark_seen(event["requestId"])
                     self._hold_until_done(event["requestId"], event["deadlineMs"] / 1000)
+            except ExtensionLost as lost:
+                # Registration closes at Init, so there is no registering again: from here on
+                # the handler finishes background work before it responds.
+                self._alive = False
+                logger.error(
+                    "post-response extension is no longer registered; background tasks now "
+                    "run before each response",
+                    extra={"reason": str(lost)},
+                )
+                return
             except Exception:
                 logger.exception("post-response extension error; continuing")
                 time.sleep(0.05)
@@ -67,7 +91,9 @@ class PostResponseExtension:
             return max(deadline - time.time() - self._margin, 0.0)
 
         try:
-            work = self._handoffs.take(request_id, budget())
+            # The handler hands off at the latest at deadline - margin; allow it half the
+            # margin to arrive, so that a late hand-off is not mistaken for a missing one.
+            work = self._handoffs.take(request_id, budget() + self._margin / 2)
         except TimeoutError:
             logger.warning("handler never handed off its work", extra={"request_id": request_id})
             return
@@ -92,6 +118,8 @@ class PostResponseExtension:
             f"/{API_VERSION}/extension/event/next",
             {"Lambda-Extension-Identifier": self._identifier},
         )
+        if status == 403:
+            raise ExtensionLost(f"event/next answered 403: {body.decode()[:500]}")
         if status != 200:
             raise RuntimeError(f"event/next answered {status}: {body.decode()[:500]}")
         event: dict[str, Any] = json.loads(body)

@@ -3,10 +3,11 @@
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import HTTPException, Query, Request, Response, status
 from pydantic import AfterValidator, BaseModel, Field
 
 from app.api.deps import Owner, Quota, SettingsDep, Tasks, UploadsDep
+from app.api.routing import APIRouter
 from app.files.keys import KeyNotOwned, Uploads, check_upload_key
 from app.files.processing import ProcessFileArguments, process_file
 from app.tasks.sender import MAX_DELAY_SECONDS, TaskRequest

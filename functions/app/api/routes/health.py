@@ -1,6 +1,6 @@
 """Liveness, for load balancers and smoke tests."""
 
-from fastapi import APIRouter
+from app.api.routing import APIRouter
 
 router = APIRouter(tags=["health"])
 

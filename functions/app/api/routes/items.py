@@ -2,12 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends
+from fastapi import BackgroundTasks, Depends
 
-from app.api.background import IsolatedBackgroundRoute
+from app.api.routing import APIRouter
 from app.notifications.audit import write_log
 
-router = APIRouter(route_class=IsolatedBackgroundRoute, tags=["items"])
+router = APIRouter(tags=["items"])
 
 
 async def get_query(background_tasks: BackgroundTasks, q: str | None = None) -> str | None:

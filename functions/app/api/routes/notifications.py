@@ -3,19 +3,19 @@
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, status
+from fastapi import BackgroundTasks, HTTPException, Query, status
 
-from app.api.background import IsolatedBackgroundRoute
 from app.api.deps import CallerDep, MailerDep, Quota, SettingsDep
 from app.api.identity import Caller
 from app.api.quota import HourlyQuota
+from app.api.routing import APIRouter
 from app.config import Settings
 from app.notifications.addresses import EmailAddress, mask, normalise_email
 from app.notifications.audit import write_log
 from app.notifications.email import Mailer
 from app.notifications.recipients import refusal
 
-router = APIRouter(route_class=IsolatedBackgroundRoute, tags=["notifications"])
+router = APIRouter(tags=["notifications"])
 
 REFUSALS: dict[int | str, dict[str, Any]] = {
     status.HTTP_403_FORBIDDEN: {"description": "The recipient policy does not allow this address"},

@@ -2,9 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import HTTPException, Path, status
 
 from app.api.deps import Owner, StatusStore
+from app.api.routing import APIRouter
 from app.tasks.status import TaskStatus
 
 router = APIRouter(tags=["tasks"])

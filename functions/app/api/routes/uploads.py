@@ -4,11 +4,12 @@ import re
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import status
 from pydantic import BaseModel, Field
 
 from app import aws
 from app.api.deps import Owner, SettingsDep, UploadsDep
+from app.api.routing import APIRouter
 
 router = APIRouter(tags=["files"])
 

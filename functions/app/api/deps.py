@@ -1,27 +1,16 @@
 """Dependencies, as Annotated aliases so that route signatures read like prose."""
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import Depends, Request
 
 from app import aws
+from app.config import Settings, get_settings
 from app.tasks.sender import TaskSender
 from app.tasks.status import TaskStatusStore
 
-if TYPE_CHECKING:
-    from app.config import Settings
-
-
-def get_settings() -> "Settings":
-    """app.config's settings; it (and pydantic-settings) is imported by the first request that
-    needs them rather than at cold start (bench.cold_start)."""
-    from app import config
-
-    return config.get_settings()
-
-
-SettingsDep = Annotated["Settings", Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def get_correlation_id(request: Request) -> str:

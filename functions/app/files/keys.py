@@ -2,13 +2,13 @@
 
 from posixpath import normpath
 
+from app.config import get_settings
+
 MAX_KEY_LENGTH = 1024  # S3's own limit
 
 
 def check_upload_key(key: str) -> str:
     """Return ``key`` if it names an object under the uploads prefix; say what is wrong if not."""
-    from app.config import get_settings  # here, not at import: see app.api.deps.get_settings
-
     prefix = get_settings().uploads_prefix
     if not key or not key.strip():
         raise ValueError("file_path must not be empty")

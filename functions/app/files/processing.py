@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError
 from pydantic import AfterValidator, BaseModel
 
 from app import aws
+from app.config import get_settings
 from app.files.keys import check_upload_key
 from app.tasks.registry import TaskResult, task
 
@@ -25,8 +26,6 @@ class ProcessFileArguments(BaseModel):
 @task("process_file")
 def process_file(arguments: ProcessFileArguments) -> TaskResult:
     """Size, line count and SHA-256 of one upload, also stored under the results prefix."""
-    from app.config import get_settings  # here, not at import: see app.api.deps.get_settings
-
     settings = get_settings()
     s3 = aws.s3()
     try:

@@ -1,6 +1,7 @@
 """Email through Amazon SES, from the configured sender."""
 
 from app import aws
+from app.config import get_settings
 from app.observability import logger
 
 SUBJECT = "Notification"
@@ -8,8 +9,6 @@ SUBJECT = "Notification"
 
 def send_email(email: str, message: str) -> None:
     """Send ``message`` to ``email``; SES errors propagate so the caller's log shows them."""
-    from app.config import get_settings  # here, not at import: see app.api.deps.get_settings
-
     response = aws.ses().send_email(
         Source=get_settings().sender_email,
         Destination={"ToAddresses": [email]},

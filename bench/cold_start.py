@@ -32,46 +32,25 @@ Medians; nothing here passes or fails on timing.
 from __future__ import annotations
 
 import argparse
-import compileall
 import json
-import logging
 import os
 import platform
-import py_compile
-import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import boto3
-from moto.server import ThreadedMotoServer
-
-from infra.local.resources import create_resources
-from infra.local.template import (
-    Physical,
-    function_environment,
-    function_settings,
-    load_template,
-)
+from bench.lambda_probe import Samples, Subject, cold_starts, has_bytecode, stage
+from bench.moto_stack import BATCH_SIZE, local_aws, worker_event
+from infra.local.template import function_settings, load_template
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BASELINES = Path(__file__).resolve().parent / "baselines"
-EVENTS = REPO_ROOT / "infra" / "events"
-PROCESS_EVENT = EVENTS / "ApiFunction" / "process.json"
-HEALTH_EVENT = EVENTS / "ApiFunction" / "health.json"
-SQS_EVENT = EVENTS / "WorkerFunction" / "sqs-batch.json"
-REGION = "us-east-1"
-BATCH_SIZE = 10
-UPLOAD_KEY = "uploads/report.csv"  # the file the sample events name
-ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z: every file's time in SAM's zip
+PROCESS_EVENT = REPO_ROOT / "infra" / "events" / "ApiFunction" / "process.json"
+HEALTH_EVENT = PROCESS_EVENT.with_name("health.json")
 FULL_VCPU_MB = 1769  # Lambda gives a whole vCPU at 1,769 MB, proportionally less below
 LAMBDA_UNZIPPED_LIMIT_MB = 250
 HOST_ARCH = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
@@ -80,230 +59,6 @@ API_GOAL_NO_BYTECODE = 0.5  # project (as built) / baseline without bytecode
 API_GOAL_BYTECODE = 1.0  # project (as built) / baseline with bytecode
 API_FIRST_INVOKE_GOAL = 1.5  # first-invoke CPU, project / baseline
 WORKER_GOAL = 1.2
-
-# Runs in the fresh interpreter: Init is importing the handler's module; then one invoke.
-PROBE = """
-import json, sys, time
-module = __import__(sys.argv[1], fromlist=["handler"])
-init_cpu = time.process_time()
-with open(sys.argv[2]) as stream:
-    event = json.load(stream)
-class Context:
-    function_name = "bench"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-    memory_limit_in_mb = int(sys.argv[3])
-    aws_request_id = "c0ffee00-0000-4000-8000-000000000000"
-    log_group_name = "/aws/lambda/bench"
-    log_stream_name = "2026/11/27/[$LATEST]0123456789abcdef"
-    identity = None
-    client_context = None
-    tenant_id = None
-    def get_remaining_time_in_millis(self):
-        return 30000
-started_cpu = time.process_time()
-response = module.handler(event, Context())
-invoke_cpu = time.process_time() - started_cpu
-print("bench-probe " + json.dumps({"init": init_cpu, "invoke": invoke_cpu, "response": response}))
-"""
-
-
-@dataclass(frozen=True)
-class Subject:
-    """One handler measured: which module, in which staged folder."""
-
-    label: str
-    module: str
-    folder: Path
-
-
-@dataclass
-class Samples:
-    init: list[float] = field(default_factory=list)
-    invoke: list[float] = field(default_factory=list)
-
-    def median_ms(self) -> tuple[float, float]:
-        return statistics.median(self.init) * 1000, statistics.median(self.invoke) * 1000
-
-
-# -- the deployed folders ------------------------------------------------------------------------
-
-
-def has_bytecode(folder: Path) -> bool:
-    return any((folder / "app").rglob("*.pyc"))
-
-
-def stage(built: Path, destination: Path, baseline: Path, bytecode: bool) -> None:
-    """``built`` as Lambda would unpack it, with ``baseline`` beside the app, into ``destination``.
-
-    With ``bytecode``, the build's own bytecode is kept (and compiled here only if the build
-    ships none); without, every ``__pycache__`` is dropped. Every time is then reset to 1980.
-    """
-    shutil.copytree(built, destination, symlinks=True)
-    shutil.copy2(baseline, destination / baseline.name)
-    if bytecode:
-        # The baseline is compiled as the build compiles; the build's own files only if it
-        # ships no bytecode at all (an older build, measured with --build).
-        targets = [destination] if not has_bytecode(built) else [destination / baseline.name]
-        for target in targets:
-            compile_tree(target)
-    else:
-        for cache in sorted(destination.rglob("__pycache__"), reverse=True):
-            shutil.rmtree(cache)
-    for directory, _, files in os.walk(destination):
-        for name in files:
-            os.utime(Path(directory, name), (ZIP_EPOCH, ZIP_EPOCH), follow_symlinks=False)
-        os.utime(directory, (ZIP_EPOCH, ZIP_EPOCH))
-
-
-def compile_tree(target: Path) -> None:
-    mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
-    if target.is_file():
-        ok = compileall.compile_file(target, quiet=2, invalidation_mode=mode)
-    else:
-        ok = compileall.compile_dir(target, quiet=2, workers=0, invalidation_mode=mode)
-    if not ok:
-        raise RuntimeError(f"could not compile {target}")
-
-
-# -- AWS on loopback -----------------------------------------------------------------------------
-
-
-@dataclass
-class LocalAws:
-    endpoint: str
-    physical: Physical
-    session: boto3.Session
-
-    def environment(self, template: dict[str, Any], function_id: str) -> dict[str, str]:
-        """What Lambda gives the function (less the Runtime API), AWS being moto's server."""
-        memory = function_settings(template, function_id).memory_size_mb
-        name = f"bench-{function_id}"
-        return {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "LANG": "en_US.UTF-8",
-            "TZ": ":UTC",
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_SESSION_TOKEN": "bench",
-            "AWS_ENDPOINT_URL": self.endpoint,
-            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
-            "AWS_LAMBDA_FUNCTION_NAME": name,
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
-            "AWS_LAMBDA_LOG_STREAM_NAME": "2026/11/27/[$LATEST]0123456789abcdef",
-            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
-            "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
-            **function_environment(template, function_id, self.physical),
-        }
-
-
-@contextmanager
-def local_aws(template: dict[str, Any]) -> Iterator[LocalAws]:
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per AWS call otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        session = boto3.Session(
-            aws_access_key_id="bench", aws_secret_access_key="bench", region_name=REGION
-        )
-        s3 = session.client("s3", endpoint_url=endpoint)
-        physical = create_resources(
-            template,
-            sqs=session.client("sqs", endpoint_url=endpoint),
-            dynamodb=session.client("dynamodb", endpoint_url=endpoint),
-            s3=s3,
-            prefix="bench",
-        )
-        aws = LocalAws(endpoint, physical, session)
-        bucket = aws.environment(template, "WorkerFunction")["BUCKET_NAME"]
-        s3.put_object(Bucket=bucket, Key=UPLOAD_KEY, Body=b"a,b\n1,2\n")
-        yield aws
-    finally:
-        server.stop()
-
-
-def worker_event(aws: LocalAws, environment: dict[str, str], destination: Path) -> Path:
-    """A batch of 10 new process_file tasks, each with its queued status record, as a file."""
-    sample = json.loads(SQS_EVENT.read_text())["Records"][0]
-    dynamodb = aws.session.client("dynamodb", endpoint_url=aws.endpoint)
-    records = []
-    now = str(int(time.time()))
-    for _ in range(BATCH_SIZE):
-        task_id = uuid.uuid4().hex
-        body = {**json.loads(sample["body"]), "task_id": task_id}
-        records.append({**sample, "messageId": str(uuid.uuid4()), "body": json.dumps(body)})
-        dynamodb.put_item(
-            TableName=environment["TASK_TABLE_NAME"],
-            Item={
-                "task_id": {"S": task_id},
-                "name": {"S": body["name"]},
-                "status": {"S": "queued"},
-                "attempts": {"N": "0"},
-                "created_at": {"S": "2026-11-27T12:00:00+00:00"},
-                "updated_at": {"S": "2026-11-27T12:00:00+00:00"},
-                "expires_at": {"N": now},
-            },
-        )
-    destination.write_text(json.dumps({"Records": records}))
-    return destination
-
-
-# -- fresh interpreters ----------------------------------------------------------------------------
-
-
-def base_python() -> str:
-    """The interpreter itself, not this virtualenv's: the function's folder is its only library."""
-    return getattr(sys, "_base_executable", sys.executable)
-
-
-def probe(
-    subject: Subject, environment: dict[str, str], event: Path, memory: int
-) -> tuple[float, float, dict[str, Any]]:
-    """(Init CPU s, first-invoke CPU s, response) of one fresh interpreter."""
-    command = [base_python(), "-S", "-B", "-c", PROBE, subject.module, str(event), str(memory)]
-    env = {
-        **environment,
-        "PYTHONPATH": str(subject.folder),
-        "LAMBDA_TASK_ROOT": str(subject.folder),
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-    done = subprocess.run(
-        command, env=env, cwd=subject.folder, capture_output=True, text=True, check=False
-    )
-    lines = [line for line in done.stdout.splitlines() if line.startswith("bench-probe ")]
-    if done.returncode != 0 or not lines:
-        raise RuntimeError(f"{subject.label} failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
-    result = json.loads(lines[-1].removeprefix("bench-probe "))
-    return float(result["init"]), float(result["invoke"]), result["response"]
-
-
-def cold_starts(
-    subjects: list[Subject],
-    runs: int,
-    event_for: Callable[[Subject], Path],
-    check: Callable[[Subject, dict[str, Any]], None],
-    environment: dict[str, str],
-    memory: int,
-) -> dict[str, Samples]:
-    samples = {subject.label: Samples() for subject in subjects}
-    for subject in subjects:  # a first, unrecorded run each: the OS's file cache is warm for all
-        check(subject, probe(subject, environment, event_for(subject), memory)[2])
-    for run in range(runs):
-        # Alternate, reversing the order every other round, so drift hits every row alike.
-        for subject in subjects if run % 2 == 0 else subjects[::-1]:
-            init, invoke, response = probe(subject, environment, event_for(subject), memory)
-            check(subject, response)
-            samples[subject.label].init.append(init)
-            samples[subject.label].invoke.append(invoke)
-    return samples
-
 
 # -- warm invokes, in this process -----------------------------------------------------------------
 
@@ -479,7 +234,7 @@ def main(argv: list[str] | None = None) -> None:
         f" modelled at MemorySize {api_memory} MB as Init CPU + invoke CPU x {FULL_VCPU_MB} /"
         f" {api_memory}; ratios to the baseline without bytecode (bytecode: {shipped})",
         *indent(cold_table(api, "baseline, no bytecode", api_memory)),
-        "    project (bytecode) / baseline (no bytecode): "
+        "    project (bytecode) / baseline (no bytecode, as SAM builds it): "
         + verdict(
             ratio(api, "project, bytecode", "baseline, no bytecode", api_memory),
             API_GOAL_NO_BYTECODE,
@@ -496,14 +251,14 @@ def main(argv: list[str] | None = None) -> None:
         f"(b) worker: Init + first batch of {BATCH_SIZE} process_file tasks, {args.runs} fresh"
         f" processes per row; modelled at MemorySize {worker_memory} MB",
         *indent(cold_table(worker, "baseline, no bytecode", worker_memory)),
+        "    project (bytecode) / baseline (no bytecode, as SAM builds it): "
+        + verdict(
+            ratio(worker, "project, bytecode", "baseline, no bytecode", worker_memory),
+            WORKER_GOAL,
+        ),
         "    project (bytecode) / baseline (bytecode):    "
         + verdict(
             ratio(worker, "project, bytecode", "baseline, bytecode", worker_memory), WORKER_GOAL
-        ),
-        "    project (no bytecode) / baseline (no bytecode): "
-        + verdict(
-            ratio(worker, "project, no bytecode", "baseline, no bytecode", worker_memory),
-            WORKER_GOAL,
         ),
         "",
         f"(c) API warm invoke: GET /health in this process, {args.iterations} each after"

@@ -4,7 +4,7 @@ PY := .venv/bin/python
 export PYTHONPATH := functions:.
 UV := .tools/uv/bin/uv
 
-.PHONY: run test lint format check-template requirements bench upload redrive clean
+.PHONY: run test lint format check-template requirements bench upload redrive build deploy clean
 
 .venv/.synced: pyproject.toml uv.lock scripts/bootstrap
 	scripts/bootstrap
@@ -50,6 +50,16 @@ upload: .venv/.synced
 ## redrive: move dead-lettered tasks back to the task queue (uses the environment's AWS)
 redrive: .venv/.synced
 	$(PY) -m app.tasks.redrive
+
+## build: sam build with the pinned SAM CLI into .aws-sam/build (functions/Makefile: locked
+##        dependencies for the template's Architecture, unchecked-hash bytecode)
+build: .venv/.synced
+	scripts/sam-build
+
+## deploy: build, then sam deploy with the pinned SAM CLI; guided the first time (it asks for
+##         the parameters and saves them in samconfig.toml); GUIDED=1 asks again
+deploy: build
+	scripts/sam-deploy
 
 clean:
 	rm -rf .venv .tools .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -5,6 +5,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.collection import check_full_run
+
 # Set before any test module imports boto3 or the app, so nothing can reach real AWS.
 os.environ.update(
     AWS_ACCESS_KEY_ID="testing",
@@ -27,3 +29,10 @@ def _fresh_settings() -> Iterator[None]:
     wiring.reset()
     yield
     wiring.reset()
+
+
+@pytest.hookimpl(tryfirst=True)  # before -k, -m or --deselect drop anything
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    check_full_run(session, config, items)

@@ -7,9 +7,7 @@ the embedded local stack, to moto in tests, or to AWS.
 from functools import cache
 from typing import TYPE_CHECKING
 
-# boto3 is imported by the first client's factory, not here: with botocore and s3transfer it
-# is the largest single import of the API's cold start (bench.cold_start), and requests that
-# make no AWS call before responding (GET /health, email sent after the response) need none.
+import boto3
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -20,33 +18,36 @@ if TYPE_CHECKING:
 
 @cache
 def sqs() -> "SQSClient":
-    import boto3
-
     return boto3.client("sqs")
 
 
 @cache
 def dynamodb() -> "DynamoDBClient":
-    import boto3
-
     return boto3.client("dynamodb")
 
 
 @cache
 def s3() -> "S3Client":
-    import boto3
-
     return boto3.client("s3")
 
 
 @cache
 def ses() -> "SESClient":
-    import boto3
-
     return boto3.client("ses")
+
+
+_FACTORIES = (sqs, dynamodb, s3, ses)
 
 
 def reset_clients() -> None:
     """Forget cached clients, for tests that switch endpoints or moto contexts."""
-    for factory in (sqs, dynamodb, s3, ses):
+    for factory in _FACTORIES:
         factory.cache_clear()
+
+
+def create_clients() -> None:
+    """Make every client now, afresh: at Init, and after a SnapStart restore, whose copies of
+    one snapshot must not share the connections it was taken with."""
+    reset_clients()
+    for factory in _FACTORIES:
+        factory()

@@ -66,10 +66,14 @@ class PostResponseHandler:
             exclude_headers=[],
         )
         self._margin = deadline_margin
-        self._warm_path = warm_path
         self._loop = BackgroundLoop()
         # Once per environment, not per invocation as Mangum's lifespan does.
         self._state = self._loop.submit(start_lifespan(app)).result()
+        if warm_path is not None:
+            # At Init (a whole vCPU; with SnapStart, before the snapshot): the first client's
+            # request then finds the app's code paths, anyio's threads and imports warm.
+            self._loop.submit(warm(self._app, warm_path, self._state)).result(timeout=60)
+            logger.info("warmed at Init", extra={"warm_path": warm_path})
         self._handoffs = Handoffs()
         self._extension: PostResponseExtension | None = None
         self.platform = platform.detect()
@@ -175,11 +179,9 @@ class PostResponseHandler:
         self._extension = extension
 
     def _before_snapshot(self) -> None:
-        """Make the snapshot worth restoring: code paths run once, garbage gone."""
-        if self._warm_path is not None:
-            self._loop.submit(warm(self._app, self._warm_path, self._state)).result(timeout=60)
+        """Make the snapshot worth restoring: code paths ran at Init (warm_path), garbage gone."""
         gc.collect()
-        logger.info("warmed for the SnapStart snapshot", extra={"warm_path": self._warm_path})
+        logger.info("ready for the SnapStart snapshot")
 
     def _after_restore(self) -> None:
         """Every environment restored from one snapshot starts with the same memory."""

@@ -9,31 +9,17 @@ import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
-    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
     from mypy_boto3_dynamodb import DynamoDBClient
 
-
-# Made on first use: importing boto3.dynamodb imports all of boto3, which the API's cold
-# start does without (see app.aws); a store is always used with a client, which needs it.
-@cache
-def _serializer() -> "TypeSerializer":
-    from boto3.dynamodb.types import TypeSerializer
-
-    return TypeSerializer()
-
-
-@cache
-def _deserializer() -> "TypeDeserializer":
-    from boto3.dynamodb.types import TypeDeserializer
-
-    return TypeDeserializer()
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
 
 
 class TaskState(StrEnum):
@@ -90,10 +76,9 @@ class TaskStatusStore:
         }
         if correlation_id:
             item["correlation_id"] = correlation_id
-        serializer = _serializer()
         self._client.put_item(
             TableName=self._table,
-            Item={key: serializer.serialize(value) for key, value in item.items()},
+            Item={key: _serializer.serialize(value) for key, value in item.items()},
             ConditionExpression="attribute_not_exists(task_id)",
         )
 
@@ -178,9 +163,8 @@ class TaskStatusStore:
         item = response.get("Item")
         if item is None:
             return None
-        deserializer = _deserializer()
         return TaskStatus.model_validate(
-            {key: _from_dynamodb(deserializer.deserialize(value)) for key, value in item.items()}
+            {key: _from_dynamodb(_deserializer.deserialize(value)) for key, value in item.items()}
         )
 
     def _transition(
@@ -222,7 +206,6 @@ class TaskStatusStore:
         expression = "SET " + ", ".join(assignments)
         if remove_fields:
             expression += " REMOVE " + ", ".join(remove_fields)
-        serializer = _serializer()
         try:
             self._client.update_item(
                 TableName=self._table,
@@ -230,7 +213,7 @@ class TaskStatusStore:
                 UpdateExpression=expression,
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues={k: serializer.serialize(v) for k, v in values.items()},
+                ExpressionAttributeValues={k: _serializer.serialize(v) for k, v in values.items()},
             )
         except ClientError as error:
             if _is_condition_failure(error):

@@ -13,6 +13,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from app.observability import logger, metrics
 from app.worker.wiring import idempotency_config, task_runner
 
+# Made in Init, on a whole vCPU, rather than by the first batch (see app.api.handler): the
+# settings, the AWS clients and the task runner.
+task_runner()
+
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics

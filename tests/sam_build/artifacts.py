@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -34,6 +35,17 @@ RUNTIME_PACKAGES = ("awslambdaric", "boto3")
 
 Architecture = Literal["x86_64", "arm64"]
 FunctionKind = Literal["api", "sqs"]
+# The build that runs here; Lambda calls AArch64 "arm64".
+HOST_ARCH: Architecture = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+
+# Lambda's function folder is read-only: nothing may write bytecode into the build either.
+READ_ONLY_CODE = {"PYTHONDONTWRITEBYTECODE": "1"}
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 
 # ELF e_machine values (System V ABI).
 EM_X86_64 = 62
@@ -211,7 +223,7 @@ def function_kind(template: Template, function_id: str) -> FunctionKind:
     if types == {"SQS"}:
         return "sqs"
     raise AssertionError(
-        f"{function_id} has events of types {sorted(types)}: teach tests/build how to check them"
+        f"{function_id} has events of types {sorted(types)}: teach tests/sam_build to check them"
     )
 
 

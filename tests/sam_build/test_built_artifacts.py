@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -43,8 +42,12 @@ from infra.local.template import (
     function_settings,
     load_template,
 )
-from tests.build.artifacts import (
+from tests.runtime.emulator import REGION, InitError, InvokeResult, LambdaEmulator
+from tests.runtime.process import RuntimeProcess, json_logs, run_function
+from tests.sam_build.artifacts import (
     ELF_MACHINE,
+    FAKE_CREDENTIALS,
+    READ_ONLY_CODE,
     RUNTIME_PACKAGES,
     WHEEL_PLATFORM,
     Architecture,
@@ -53,13 +56,9 @@ from tests.build.artifacts import (
     function_ids,
     function_kind,
     probe,
-    runtime_of,
-    runtime_python,
-    sam_build,
     shared_objects,
 )
-from tests.runtime.emulator import REGION, InitError, InvokeResult, LambdaEmulator
-from tests.runtime.process import RuntimeProcess, json_logs, run_function
+from tests.sam_build.conftest import Builds
 from tests.sample_events import event_files, function_event_params
 
 if TYPE_CHECKING:
@@ -73,8 +72,6 @@ pytestmark = pytest.mark.timeout(900)
 
 TEMPLATE = load_template()
 FUNCTIONS = function_ids(TEMPLATE)
-# The build that runs here; Lambda calls AArch64 "arm64".
-HOST_ARCH: Architecture = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
 
 # What each sample API event should get; any event not listed must still be answered (< 500).
 API_STATUS = {
@@ -92,46 +89,8 @@ API_STATUS = {
     "get-task": 404,  # no such task in a fresh stack
 }
 
-# Lambda's function folder is read-only: nothing may write bytecode into the build either.
-READ_ONLY_CODE = {"PYTHONDONTWRITEBYTECODE": "1"}
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-}
-
 
 # -- fixtures ----------------------------------------------------------------------------------
-
-
-class Builds:
-    """``scripts/sam-build`` per architecture, run at most once per session."""
-
-    def __init__(self) -> None:
-        self._folders: dict[Architecture, Path] = {}
-
-    def __call__(self, arch: Architecture) -> Path:
-        if arch not in self._folders:
-            self._folders[arch] = sam_build(arch)
-        return self._folders[arch]
-
-
-@pytest.fixture(scope="session")
-def builds() -> Builds:
-    return Builds()
-
-
-@pytest.fixture(scope="session")
-def host_build(builds: Builds) -> Path:
-    """The build for this machine's architecture (built now, or reused while up to date)."""
-    return builds(HOST_ARCH)
-
-
-@pytest.fixture(scope="session")
-def lambda_python() -> Path:
-    """The stand-in runtime: an interpreter whose site-packages hold only awslambdaric, boto3."""
-    return runtime_python(runtime_of(TEMPLATE))
 
 
 @dataclass

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
+from app.config import get_settings
 from app.observability import logger
 from app.worker import wiring
 from infra.local.resources import create_resources
@@ -42,3 +43,12 @@ def stack() -> Iterator[Stack]:
             finally:
                 logger._logger.removeHandler(capture)
                 wiring.reset()
+
+
+@pytest.fixture
+def stack_with_auth(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """The stack as deployed with AuthEnabled=true (the template's default)."""
+    monkeypatch.setenv("AUTH_ENABLED", "true")
+    get_settings.cache_clear()
+    yield stack
+    get_settings.cache_clear()

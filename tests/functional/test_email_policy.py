@@ -2,7 +2,6 @@
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -10,14 +9,6 @@ import pytest
 from app.config import get_settings
 from tests.functional.callers import ALICE, BOB, FORMATS, Format, call
 from tests.functional.stack import Stack
-
-
-@pytest.fixture
-def stack_with_auth(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    monkeypatch.setenv("AUTH_ENABLED", "true")
-    get_settings.cache_clear()
-    yield stack
-    get_settings.cache_clear()
 
 
 def notify(

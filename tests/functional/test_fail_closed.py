@@ -1,12 +1,10 @@
 """With auth on, a request that speaks for nobody is refused, whatever its event looks like."""
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from app.config import get_settings
 from tests.functional.callers import ALICE, FORMATS, Format, call
 from tests.functional.stack import Stack
 
@@ -19,14 +17,6 @@ PROTECTED = [
     ("POST", "/send-notification/", "email=jane@example.com", None),
     ("POST", "/items/", "q=shoes", None),
 ]
-
-
-@pytest.fixture
-def stack_with_auth(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    monkeypatch.setenv("AUTH_ENABLED", "true")
-    get_settings.cache_clear()
-    yield stack
-    get_settings.cache_clear()
 
 
 @pytest.mark.parametrize("event_format", FORMATS)

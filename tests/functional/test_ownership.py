@@ -6,7 +6,6 @@ JWT authorizer would pass, in HTTP API v2 and REST v1 events.
 
 import base64
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,15 +13,6 @@ import pytest
 from app.config import get_settings
 from tests.functional.callers import ALICE, BOB, FORMATS, Format, call, uploads_of
 from tests.functional.stack import Stack
-
-
-@pytest.fixture
-def stack_with_auth(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    """The stack as deployed with AuthEnabled=true (the template's default)."""
-    monkeypatch.setenv("AUTH_ENABLED", "true")
-    get_settings.cache_clear()
-    yield stack
-    get_settings.cache_clear()
 
 
 def queue(stack: Stack, event_format: Format, claims: dict[str, Any], key: str) -> str:

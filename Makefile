@@ -47,9 +47,9 @@ bench: .venv/.synced
 upload: .venv/.synced
 	$(PY) -m infra.local.upload $(FILE)
 
-## redrive: move dead-lettered tasks back to the task queue (uses the environment's AWS)
+## redrive: move dead-lettered tasks back to the task queue (the local stack's, unless TASK_QUEUE_URL is set)
 redrive: .venv/.synced
-	$(PY) -m app.tasks.redrive
+	$(PY) -m infra.local.redrive $(ARGS)
 
 clean:
 	rm -rf .venv .tools .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -12,7 +12,6 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True)
 
     task_table_name: str = "tasks"
-    idempotency_table_name: str = "idempotency"
     task_queue_url: str = ""
     dead_letter_queue_url: str = ""
     bucket_name: str = "uploads"

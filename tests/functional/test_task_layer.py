@@ -1,6 +1,7 @@
 """The task layer over moto: batching, claim checks, retries, dead letters, redrive, status."""
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,7 +12,7 @@ from app import aws
 from app.config import get_settings
 from app.tasks.redrive import redrive_dead_tasks
 from app.tasks.sender import TaskRequest, TaskSender
-from app.tasks.status import TaskStatusStore
+from app.tasks.status import TaskState, TaskStatusStore
 from app.worker import wiring
 from tests.functional import sample_tasks
 from tests.functional.stack import Stack
@@ -31,7 +32,9 @@ def calls(stack: Stack) -> Iterator[list[tuple[str, dict[str, Any]]]]:
     events.unregister("provide-client-params.sqs", record)
 
 
-def sender(stack: Stack, correlation_id: str = "corr-1") -> TaskSender:
+def sender(
+    stack: Stack, correlation_id: str = "corr-1", trace_header: str | None = None
+) -> TaskSender:
     return TaskSender(
         sqs=aws.sqs(),
         s3=aws.s3(),
@@ -40,6 +43,7 @@ def sender(stack: Stack, correlation_id: str = "corr-1") -> TaskSender:
         bucket=stack.bucket,
         owner="local",
         correlation_id=correlation_id,
+        trace_header=trace_header,
     )
 
 
@@ -88,14 +92,15 @@ def test_delay_is_passed_to_sqs(stack: Stack, calls: list[tuple[str, dict[str, A
 
 
 def test_correlation_id_and_trace_header_reach_the_worker(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch, calls: list[tuple[str, dict[str, Any]]]
+    stack: Stack, calls: list[tuple[str, dict[str, Any]]]
 ) -> None:
-    # GIVEN a request traced by X-Ray, with the client's request id
-    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1")
-    task_id = sender(stack, correlation_id="client-req-42").send(
-        sample_tasks.measure_blob, sample_tasks.Blob(text="hi")
-    )
-    monkeypatch.delenv("_X_AMZN_TRACE_ID")
+    # GIVEN a request traced by X-Ray, with the client's request id (the API's dependency
+    # passes the trace header in; the sender reads no environment)
+    task_id = sender(
+        stack,
+        correlation_id="client-req-42",
+        trace_header="Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
+    ).send(sample_tasks.measure_blob, sample_tasks.Blob(text="hi"))
     # THEN the message carries both (moto keeps AWSTraceHeader only for SendMessage, so the
     # request SQS received is checked for it)
     [message] = stack.receive_messages()
@@ -222,23 +227,70 @@ def test_redrive_requeues_dead_tasks_which_then_succeed(stack: Stack) -> None:
 def test_status_never_moves_backwards(stack: Stack) -> None:
     store = TaskStatusStore(aws.dynamodb(), stack.task_table, timedelta(days=1))
     store.create_queued("t1", "process_file", None, owner="local")
-    assert store.mark_running("t1", 1)
-    assert store.mark_failed("t1", 1, "boom", 2)
-    assert store.mark_running("t1", 2)
-    # A late writer from attempt 1 cannot overwrite attempt 2
-    assert not store.mark_failed("t1", 1, "stale", 2)
-    assert store.mark_succeeded("t1", 2, {"ok": True})
-    # Nothing moves a finished task
-    assert not store.mark_running("t1", 3)
-    assert not store.mark_failed("t1", 3, "late", 2)
-    assert not store.mark_dead("t1", 3, "late")
+
+    def claim(lease: str, receive_count: int, seconds: float = 60) -> bool:
+        return store.claim(
+            "t1",
+            owner="local",
+            receive_count=receive_count,
+            max_receives=3,
+            lease_token=lease,
+            lease_seconds=seconds,
+        ).claimed
+
+    # GIVEN attempt 1 claimed, then failed
+    assert claim("a", 1)
+    assert not claim("dup", 1)  # a duplicate delivery cannot take a live lease
+    assert store.finish("t1", "a", TaskState.FAILED, error="boom", retry_in=2)
+    # WHEN attempt 2 claims it, a late writer from attempt 1 cannot overwrite attempt 2
+    assert claim("b", 2)
+    assert not store.finish("t1", "a", TaskState.FAILED, error="stale")
+    assert store.finish("t1", "b", TaskState.SUCCEEDED, result={"ok": True})
+    # THEN nothing moves a finished task
+    assert not claim("c", 3)
+    assert not store.mark_dead_unclaimed("t1", "late")
+    assert not store.requeue("t1")
     status = store.get("t1")
     assert status is not None
     assert status.status == "succeeded"
+    assert status.attempts == 2
     assert status.result == {"ok": True}
     assert status.last_error is None
-    # The record expires (DynamoDB TTL) about a day after its last write
+    # AND the record expires (DynamoDB TTL) about a day after its last write
     assert abs(status.expires_at - (status.updated_at + timedelta(days=1)).timestamp()) < 5
+
+
+def test_a_status_reads_running_only_while_its_lease_lasts(stack: Stack) -> None:
+    # GIVEN a task claimed on its last receive by a worker that was then killed
+    stack.store.create_queued("t2", "process_file", None, owner="local")
+    stack.store.claim(
+        "t2", owner="local", receive_count=3, max_receives=3, lease_token="k", lease_seconds=0.2
+    )
+    status = stack.store.get("t2")
+    assert status is not None
+    assert status.status == "running"
+    # WHEN its lease has ended THEN it reads dead, with the reason
+    time.sleep(0.3)
+    status = stack.store.get("t2")
+    assert status is not None
+    assert status.status == "dead"
+    assert status.last_error == "the worker did not finish its last attempt (timeout or crash)"
+    # AND the client sees the same through the API
+    assert stack.task_status("t2")["status"] == "dead"
+
+
+def test_a_record_past_its_expiry_is_not_found(stack: Stack) -> None:
+    # GIVEN a record whose expires_at has passed, which DynamoDB's lazy TTL has not deleted yet
+    stack.store.create_queued("t3", "process_file", None, owner="local")
+    stack.dynamodb.update_item(
+        TableName=stack.task_table,
+        Key={"task_id": {"S": "t3"}},
+        UpdateExpression="SET expires_at = :past",
+        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
+    )
+    # THEN it reads as not found
+    assert stack.store.get("t3") is None
+    assert stack.api("get-task", path="/tasks/t3")["statusCode"] == 404
 
 
 def test_metrics_are_emitted_for_sent_and_succeeded(
@@ -278,6 +330,7 @@ def test_fifo_queue_groups_by_task_and_deduplicates_by_id(stack: Stack) -> None:
     )
     messages = stack.receive_messages(fifo)
     groups = {json.loads(m["Body"])["task_id"]: m["Attributes"]["MessageGroupId"] for m in messages}
-    assert groups == {ids[0]: "test_measure_blob", ids[1]: "k"}
+    # THEN each task is its own group unless the caller gives a key for an order
+    assert groups == {ids[0]: ids[0], ids[1]: "k"}
     with pytest.raises(ValueError, match="FIFO"):
         fifo_sender.send(sample_tasks.measure_blob, sample_tasks.Blob(text="c"), delay_seconds=5)

@@ -65,9 +65,7 @@ def test_a_parameter_override_reaches_the_redrive_policy(template: Template, aws
     assert policy["maxReceiveCount"] == 2
 
 
-@pytest.mark.parametrize(
-    ("table_id", "ttl_attribute"), [("TaskTable", "expires_at"), ("IdempotencyTable", "expiration")]
-)
+@pytest.mark.parametrize(("table_id", "ttl_attribute"), [("TaskTable", "expires_at")])
 def test_tables_take_key_schema_billing_and_ttl_from_the_template(
     template: Template, created: Physical, table_id: str, ttl_attribute: str
 ) -> None:

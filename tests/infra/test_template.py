@@ -182,7 +182,7 @@ def test_data_is_encrypted_at_rest(template: Template) -> None:
 
 @pytest.mark.parametrize(
     ("table_id", "key", "ttl"),
-    [("TaskTable", "task_id", "expires_at"), ("IdempotencyTable", "id", "expiration")],
+    [("TaskTable", "task_id", "expires_at")],
 )
 def test_tables_are_on_demand_with_ttl_and_point_in_time_recovery(
     template: Template, table_id: str, key: str, ttl: str
@@ -264,18 +264,16 @@ def test_worker_may_poll_dead_letter_read_uploads_and_write_results(
     ]
     # AND dead-letters into the DLQ only
     assert granted["sqs:SendMessage"] == {physical.attribute("DeadLetterQueue", "Arn")}
-    # AND owns both tables
-    assert sorted(p["TableName"]["Ref"] for p in templates["DynamoDBCrudPolicy"]) == [
-        "IdempotencyTable",
-        "TaskTable",
-    ]
+    # AND owns the task table (status, lease and run-once key in one record)
+    assert [p["TableName"]["Ref"] for p in templates["DynamoDBCrudPolicy"]] == ["TaskTable"]
     # AND reads uploads and claim-checked arguments, writes results, nothing else in the bucket
     assert granted["s3:GetObject"] == {
         f"{bucket}/uploads/*",
         f"{bucket}/{PAYLOAD_PREFIX}*",
         f"{bucket}/results/*",
     }
-    assert granted["s3:PutObject"] == {f"{bucket}/results/*"}
+    # AND renews claim-checked arguments' age by copying them onto themselves
+    assert granted["s3:PutObject"] == {f"{bucket}/results/*", f"{bucket}/{PAYLOAD_PREFIX}*"}
     assert granted["s3:ListBucket"] == {bucket}
 
 
@@ -307,7 +305,7 @@ def test_every_setting_of_the_app_is_given_by_the_template(
     assert worker["POWERTOOLS_SERVICE_NAME"] == "worker"
     assert api["TASK_QUEUE_URL"] == worker["TASK_QUEUE_URL"] == physical.ref("TaskQueue")
     assert {"SENDER_EMAIL"} <= api.keys()
-    assert {"IDEMPOTENCY_TABLE_NAME", "DEAD_LETTER_QUEUE_URL", "MAX_RECEIVE_COUNT"} <= worker.keys()
+    assert {"DEAD_LETTER_QUEUE_URL", "MAX_RECEIVE_COUNT"} <= worker.keys()
 
 
 def test_env_json_matches_the_template_for_the_local_stack(

@@ -21,8 +21,12 @@ def create_app() -> FastAPI:
 async def _task_not_accepted(request: Request, error: TaskSendError) -> JSONResponse:
     return JSONResponse(
         {
-            "detail": f"{error}. Tasks listed as accepted will run; send the others again.",
+            "detail": (
+                f"{error}. Tasks listed as accepted will run; those under may_run may run "
+                "(poll their status before sending them again); send the others again."
+            ),
             "accepted": error.accepted,
+            "may_run": error.may_run,
         },
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         headers={"Retry-After": "5"},

@@ -334,3 +334,112 @@ def test_fifo_queue_groups_by_task_and_deduplicates_by_id(stack: Stack) -> None:
     assert groups == {ids[0]: ids[0], ids[1]: "k"}
     with pytest.raises(ValueError, match="FIFO"):
         fifo_sender.send(sample_tasks.measure_blob, sample_tasks.Blob(text="c"), delay_seconds=5)
+
+
+def kill_tasks(stack: Stack, count: int) -> list[str]:
+    """``count`` tasks that die at once (PermanentTaskError) and wait in the DLQ."""
+    ids = sender(stack).send_many(
+        [
+            TaskRequest(
+                sample_tasks.flaky, sample_tasks.Flaky(succeed_on_attempt=1, permanent=True)
+            )
+            for _ in range(count)
+        ]
+    )
+    drain(stack, 1)
+    return ids
+
+
+def test_redrive_honours_its_limit_per_message(stack: Stack) -> None:
+    # GIVEN three dead tasks in the dead-letter queue
+    ids = kill_tasks(stack, 3)
+    # WHEN an operator redrives one
+    report = redrive_dead_tasks(
+        sqs=aws.sqs(),
+        store=stack.store,
+        dead_letter_queue_url=stack.dead_letter_queue_url,
+        queue_url=stack.queue_url,
+        limit=1,
+        wait_seconds=0,
+    )
+    # THEN exactly one is requeued, and the other two still wait, dead
+    assert len(report.requeued) == 1
+    assert len(stack.receive_messages()) == 1
+    assert len(stack.receive_messages(stack.dead_letter_queue_url)) == 2
+    states = sorted(stack.task_status(task_id)["status"] for task_id in ids)
+    assert states == ["dead", "dead", "queued"]
+
+
+def test_redrive_moves_past_messages_that_are_not_tasks(stack: Stack) -> None:
+    # GIVEN twelve messages that are not tasks at the front of the DLQ, then a dead task
+    for n in range(12):
+        stack.sqs.send_message(QueueUrl=stack.dead_letter_queue_url, MessageBody=f"junk {n}")
+    [task_id] = kill_tasks(stack, 1)
+    # WHEN the DLQ is redriven
+    report = redrive_dead_tasks(
+        sqs=aws.sqs(),
+        store=stack.store,
+        dead_letter_queue_url=stack.dead_letter_queue_url,
+        queue_url=stack.queue_url,
+        wait_seconds=0,
+    )
+    # THEN the task is requeued and the junk is left where it was
+    assert report.requeued == [task_id]
+    assert report.left_in_dead_letter_queue == 12
+
+
+def test_redrive_leaves_a_task_dead_when_its_send_fails(stack: Stack) -> None:
+    from tests.faults import AwsFaults, Fault
+
+    # GIVEN a dead task, and SQS refusing the send back to the task queue
+    [task_id] = kill_tasks(stack, 1)
+    faults = AwsFaults(aws.sqs())
+    faults.add(Fault("SendMessage", "AccessDenied", status=403))
+    try:
+        with pytest.raises(Exception, match="AccessDenied"):
+            redrive_dead_tasks(
+                sqs=aws.sqs(),
+                store=stack.store,
+                dead_letter_queue_url=stack.dead_letter_queue_url,
+                queue_url=stack.queue_url,
+                wait_seconds=0,
+            )
+    finally:
+        faults.remove()
+    # THEN its status still says dead (it is in the DLQ), never queued
+    assert stack.task_status(task_id)["status"] == "dead"
+
+
+@pytest.mark.parametrize(
+    ("environment", "says"),
+    [
+        ({"TASK_QUEUE_URL": "", "DEAD_LETTER_QUEUE_URL": ""}, "set TASK_QUEUE_URL, DEAD_LETTER"),
+        ({"TASK_TABLE_NAME": None}, "set TASK_TABLE_NAME"),
+        ({"TASK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/nope"}, None),
+        ({"TASK_TABLE_NAME": "no-such-table"}, "no table 'no-such-table': set TASK_TABLE_NAME"),
+        ({"AWS_REGION": None, "AWS_DEFAULT_REGION": None}, "no AWS region: set AWS_REGION"),
+    ],
+)
+def test_redrive_tool_says_what_to_set_in_one_line(
+    stack: Stack,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    environment: dict[str, str | None],
+    says: str | None,
+) -> None:
+    from app.tasks import redrive
+
+    kill_tasks(stack, 1)
+    # GIVEN a misconfigured environment
+    for name, value in environment.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    wiring.reset()
+    # WHEN the tool runs THEN it exits non-zero with one line that says what to set
+    assert redrive.main([]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith("error: ")
+    assert (says or "no such queue") in err

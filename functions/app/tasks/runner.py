@@ -319,6 +319,7 @@ class TaskRunner:
         logger.error(
             "message dead-lettered", extra={"reason": reason, "message_id": record.message_id}
         )
+        metrics.add_metric(name="MessagesDeadLettered", unit=MetricUnit.Count, value=1)
         copied = [
             (name, value)
             for name, value in _string_attributes(record).items()

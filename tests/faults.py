@@ -44,6 +44,10 @@ class AwsFaults:
         client.meta.events.register("before-call", self._before)
         client.meta.events.register("after-call", self._after)
 
+    @property
+    def faults(self) -> list[Fault]:
+        return list(self._faults)
+
     def add(self, fault: Fault) -> Fault:
         self._faults.append(fault)
         return fault

@@ -180,7 +180,11 @@ class TaskStatusStore:
             if not _is_condition_failure(error):
                 raise
             old: dict[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
-            return Claim(False, _record(_deserialize(old)) if old else None)
+            if old is None:
+                return Claim(False, None)
+            values = _deserialize(old)
+            # A retried claim whose first try landed (its response was lost) holds the lease.
+            return Claim(values.get("lease") == lease_token, _record(values))
         return Claim(True, None)
 
     def finish(

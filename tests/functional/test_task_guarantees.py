@@ -7,6 +7,7 @@ reported as not accepted never runs; nothing runs without a status or for anothe
 import json
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -296,3 +297,27 @@ def test_throttled_claims_are_retried_in_place(stack: Stack, dynamodb_faults: Aw
     # WHEN the worker runs it THEN it succeeds on this receive
     assert stack.run_worker(stack.queued_event()) == {"batchItemFailures": []}
     assert stack.task_status(task_id)["status"] == "succeeded"
+
+
+def test_a_successful_task_costs_three_dynamodb_requests_end_to_end(stack: Stack) -> None:
+    # GIVEN every DynamoDB request counted (send and worker share one client per process)
+    made: list[str] = []
+
+    def note(model: Any, **_: Any) -> None:
+        made.append(model.name)
+
+    aws.dynamodb().meta.events.register("before-call.dynamodb", note)
+    try:
+        # WHEN ten tasks are sent and run
+        sender(stack).send_many(
+            [
+                TaskRequest(sample_tasks.ordered, sample_tasks.Ordered(label=str(n)))
+                for n in range(10)
+            ]
+        )
+        assert stack.run_worker(stack.queued_event()) == {"batchItemFailures": []}
+    finally:
+        aws.dynamodb().meta.events.unregister("before-call.dynamodb", note)
+    # THEN each cost one write at send, one claim and one outcome
+    assert len(made) == 30
+    assert sorted(set(made)) == ["PutItem", "UpdateItem"]

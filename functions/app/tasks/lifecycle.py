@@ -177,7 +177,10 @@ def after_run(delivery: Delivery, outcome: Outcome, retry: RetryPolicy) -> Trans
         case NotStarted() if last:
             return Transition(TaskState.DEAD, QueueAction.RETRY, 0, NO_TIME)
         case NotStarted():
-            # Costs the message one receive, and nothing else: another worker takes it now.
+            # Costs the message one of its maxReceiveCount receives and nothing else: it is
+            # visible again at once for another invocation. On its last receive it is dead
+            # (NO_TIME) instead of silently dead-lettered; batches that often run out of time
+            # want a smaller BatchSize or a longer timeout.
             return Transition(None, QueueAction.RETRY, 0)
     raise AssertionError(outcome)  # pragma: no cover
 

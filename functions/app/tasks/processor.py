@@ -2,8 +2,9 @@
 on a FIFO queue (Powertools' ``SqsFifoPartialProcessor``, which stops a group at its first
 failure and reports the rest of that group as failed)."""
 
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from contextvars import copy_context
+from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
     BasePartialBatchProcessor,
@@ -12,33 +13,39 @@ from aws_lambda_powertools.utilities.batch import (
     SqsFifoPartialProcessor,
 )
 
-# Lambda hands the worker at most BatchSize (10) records; each waits mostly on AWS calls.
-MAX_THREADS = 10
-
 
 class ConcurrentBatchProcessor(BatchProcessor):
-    """Powertools' ``BatchProcessor``, running the records of a batch in threads.
+    """Powertools' ``BatchProcessor``, running each record of a batch in a thread of its own.
 
     A standard queue promises no order, so a batch of ten waits on its slowest record's few
-    AWS round trips rather than on the sum of all of them.
+    AWS round trips rather than on the sum of all of them. A thread per record (Lambda hands
+    at most BatchSize, 10): a pool would let a thread that finished early take a second
+    record, and that record would wait behind the first.
     """
 
-    def __init__(self, max_threads: int = MAX_THREADS) -> None:
+    def __init__(self) -> None:
         # A batch whose every record failed is still a partial response, not an exception
         # that would skip each record's own backoff.
         super().__init__(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-        self._max_threads = max_threads
 
     def process(self) -> list[tuple]:  # type: ignore[type-arg]
         if len(self.records) <= 1:
             return super().process()
-        with ThreadPoolExecutor(min(len(self.records), self._max_threads)) as pool:
-            # Each record runs in a copy of this context, so log keys stay per record.
-            futures = [
-                pool.submit(copy_context().run, self._process_record, record)
-                for record in self.records
-            ]
-            return [future.result() for future in futures]
+        results: list[Any] = [None] * len(self.records)
+
+        def run(index: int, record: dict[str, Any]) -> None:
+            results[index] = self._process_record(record)
+
+        # Each record runs in a copy of this context, so log keys stay per record.
+        threads = [
+            threading.Thread(target=copy_context().run, args=(run, index, record))
+            for index, record in enumerate(self.records)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return results
 
 
 def processor_for(queue_url: str) -> BasePartialBatchProcessor:

@@ -321,3 +321,23 @@ def test_a_successful_task_costs_three_dynamodb_requests_end_to_end(stack: Stack
     # THEN each cost one write at send, one claim and one outcome
     assert len(made) == 30
     assert sorted(set(made)) == ["PutItem", "UpdateItem"]
+
+
+def test_a_result_s3_will_not_take_still_records_success_without_running_again(
+    stack: Stack,
+) -> None:
+    s3_faults = AwsFaults(aws.s3())
+    s3_faults.add(Fault("PutObject", "ServiceUnavailable", 503, times=None))
+    try:
+        # GIVEN a task with a large result, and S3 refusing every write
+        task_id = sender(stack).send(sample_tasks.sized, sample_tasks.Sized(result_bytes=10_000))
+        # WHEN the worker runs it
+        response = stack.run_worker(stack.queued_event())
+    finally:
+        s3_faults.remove()
+    # THEN the task reads succeeded (its effect happened), saying the result was not kept
+    assert response == {"batchItemFailures": []}
+    status = stack.task_status(task_id)
+    assert status["status"] == "succeeded"
+    assert status["result"] is None
+    assert "could not be stored" in status["last_error"]

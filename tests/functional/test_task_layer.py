@@ -443,3 +443,34 @@ def test_redrive_tool_says_what_to_set_in_one_line(
     assert err.count("\n") == 1, err
     assert err.startswith("error: ")
     assert (says or "no such queue") in err
+
+
+def test_the_api_passes_the_requests_trace_header_to_the_queue(
+    stack: Stack, calls: list[tuple[str, dict[str, Any]]]
+) -> None:
+    from app.api.handler import handler
+    from tests.lambda_context import FakeContext
+
+    # GIVEN a request that API Gateway traced with X-Ray
+    event = stack.load_event("process")
+    event["headers"]["x-amzn-trace-id"] = "Root=1-67891233-abcdef012345678912345678"
+    # WHEN it queues a task
+    response = handler(event, FakeContext())
+    # THEN the message SQS got carries the trace header
+    assert response["statusCode"] == 202, response["body"]
+    [entry] = calls[0][1]["Entries"]
+    header = entry["MessageSystemAttributes"]["AWSTraceHeader"]["StringValue"]
+    assert header == "Root=1-67891233-abcdef012345678912345678"
+
+
+def test_a_claim_checked_payload_is_renewed_each_time_it_is_read(stack: Stack) -> None:
+    # GIVEN a task whose arguments went to S3
+    task_id = sender(stack).send(sample_tasks.measure_blob, sample_tasks.Blob(text="y" * 300_000))
+    key = f"payloads/{task_id}.json"
+    # WHEN the worker runs it
+    drain(stack, 1)
+    # THEN the payload was rewritten in place (a new version: its age for the lifecycle rule
+    # starts again), so it outlives any redrive of its message
+    versions = stack.s3.list_object_versions(Bucket=stack.bucket, Prefix=key)["Versions"]
+    assert len(versions) == 2
+    assert stack.task_status(task_id)["status"] == "succeeded"

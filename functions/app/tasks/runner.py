@@ -8,9 +8,11 @@ while the invocation has time, because a lost outcome write is what would run an
 
 import json
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -35,7 +37,7 @@ from app.tasks.lifecycle import (
     TaskState,
 )
 from app.tasks.registry import PermanentTaskError, TaskDefinition, TaskRegistry, TaskResult
-from app.tasks.results import store_result
+from app.tasks.results import StoredResult, store_result
 from app.tasks.status import TaskStatusStore, truncate
 
 if TYPE_CHECKING:
@@ -58,6 +60,13 @@ WRITE_ATTEMPTS = 6  # per write, after botocore's own retries
 _NO_DEADLINE_MILLIS = 15 * 60 * 1000  # direct calls outside Lambda: Lambda's longest timeout
 
 T = TypeVar("T")
+# Records of a batch run in threads; Powertools' metric set is a plain dict.
+_metrics_lock = threading.Lock()
+
+
+def _metric(name: str, unit: MetricUnit, value: float) -> None:
+    with _metrics_lock:
+        metrics.add_metric(name=name, unit=unit, value=value)
 
 
 class TaskAttemptFailed(Exception):
@@ -100,7 +109,7 @@ class TaskRunner:
         except ValidationError as error:
             # Retrying cannot fix a message that is not an envelope: park it in the DLQ now.
             self._dead_letter(record, f"not a task envelope: {_summary(error)}")
-            metrics.add_metric(name="MalformedMessages", unit=MetricUnit.Count, value=1)
+            _metric("MalformedMessages", MetricUnit.Count, 1)
             return
         # Context keys, like the correlation id: overlapping invocations keep their own.
         logger.thread_safe_append_keys(task_id=envelope.task_id, task_name=envelope.name)
@@ -142,10 +151,10 @@ class TaskRunner:
         )
         started = time.perf_counter()
         outcome, result = self._execute(envelope, definition, context)
-        metrics.add_metric(
-            name="TaskDuration",
-            unit=MetricUnit.Milliseconds,
-            value=(time.perf_counter() - started) * 1000,
+        _metric(
+            "TaskDuration",
+            MetricUnit.Milliseconds,
+            (time.perf_counter() - started) * 1000,
         )
         self._carry_out(record, envelope, delivery, outcome, lease=lease, result=result)
 
@@ -153,11 +162,11 @@ class TaskRunner:
         match decision:
             case lifecycle.Skip():
                 logger.info("task already succeeded: its result stands, the message goes")
-                metrics.add_metric(name="DuplicatesSkipped", unit=MetricUnit.Count, value=1)
+                _metric("DuplicatesSkipped", MetricUnit.Count, 1)
             case lifecycle.DeadLetter(reason):
                 self._dead_letter(record, reason)
             case lifecycle.Later(seconds):
-                metrics.add_metric(name="TasksHeldElsewhere", unit=MetricUnit.Count, value=1)
+                _metric("TasksHeldElsewhere", MetricUnit.Count, 1)
                 self._retry_later(record, seconds)
                 raise TaskAttemptFailed("another worker holds this task")
             case lifecycle.Run():
@@ -198,31 +207,40 @@ class TaskRunner:
         result: TaskResult | None = None,
     ) -> None:
         transition = lifecycle.after_run(delivery, outcome, self._retry)
-        if transition.state is not None:
+        if (state := transition.state) is not None:
             if lease is None:
                 self._persist(
                     lambda: self._store.mark_dead_unclaimed(
                         envelope.task_id, transition.error or ""
                     ),
                 )
-            elif transition.state is TaskState.SUCCEEDED:
-                stored = self._persist(
-                    lambda: store_result(
-                        self._s3,
-                        bucket=self._bucket,
-                        results_prefix=self._results_prefix,
-                        owner=envelope.owner,
-                        task_id=envelope.task_id,
-                        result=result or {},
-                    ),
-                )
+            elif state is TaskState.SUCCEEDED:
+                try:
+                    stored = self._persist(
+                        lambda: store_result(
+                            self._s3,
+                            bucket=self._bucket,
+                            results_prefix=self._results_prefix,
+                            owner=envelope.owner,
+                            task_id=envelope.task_id,
+                            result=result or {},
+                        ),
+                    )
+                except (ClientError, BotoCoreError) as error:
+                    # The effect has happened: succeeded without its result beats running
+                    # the effect again.
+                    logger.exception("could not store the task's result")
+                    stored = StoredResult(None, None)
+                    transition = replace(
+                        transition, error=f"the result could not be stored ({type(error).__name__})"
+                    )
                 self._finish(
                     envelope, lease, transition, result=stored.inline, result_key=stored.key
                 )
                 logger.info("task succeeded", extra={"attempt": delivery.receive_count})
             else:
                 self._finish(envelope, lease, transition)
-            self._count(transition.state)
+            self._count(state)
         match transition.action:
             case QueueAction.DELETE:
                 return
@@ -301,7 +319,7 @@ class TaskRunner:
             TaskState.DEAD: "TasksDead",
         }.get(state)
         if name:
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+            _metric(name, MetricUnit.Count, 1)
 
     def _retry_later(self, record: SQSRecord, delay: int) -> None:
         try:
@@ -319,7 +337,7 @@ class TaskRunner:
         logger.error(
             "message dead-lettered", extra={"reason": reason, "message_id": record.message_id}
         )
-        metrics.add_metric(name="MessagesDeadLettered", unit=MetricUnit.Count, value=1)
+        _metric("MessagesDeadLettered", MetricUnit.Count, 1)
         copied = [
             (name, value)
             for name, value in _string_attributes(record).items()

@@ -245,8 +245,8 @@ def test_a_lost_send_response_is_reported_as_may_run_and_the_task_stays_visible(
     # GIVEN SQS takes the batch but its response is lost (a read timeout)
     sqs_faults.add(Fault("SendMessageBatch", after=True))
     # WHEN a client queues a task
-    response = stack.api("process", query="file_path=uploads/here.txt")
-    stack.upload("uploads/here.txt", b"x\n")
+    response = stack.api("process", query="file_path=uploads/local/here.txt")
+    stack.upload("uploads/local/here.txt", b"x\n")
     # THEN it gets a 503 that lists the task as one that may run, not as refused
     assert response["statusCode"] == 503, response["body"]
     body = json.loads(response["body"])
@@ -265,7 +265,7 @@ def test_a_refused_task_whose_status_cannot_be_removed_is_still_a_503(
     sqs_faults.add(Fault("SendMessageBatch", "AccessDenied", status=403))
     dynamodb_faults.add(Fault("DeleteItem"))
     # WHEN a client queues a task
-    response = stack.api("process", query="file_path=uploads/here.txt")
+    response = stack.api("process", query="file_path=uploads/local/here.txt")
     # THEN it is told the task was refused (a 503 with the lists, not a 500)
     assert response["statusCode"] == 503, response["body"]
     body = json.loads(response["body"])
@@ -279,7 +279,7 @@ def test_a_status_that_cannot_be_written_sends_nothing(
     stack: Stack, dynamodb_faults: AwsFaults
 ) -> None:
     dynamodb_faults.add(Fault("PutItem", times=None))
-    response = stack.api("process", query="file_path=uploads/here.txt")
+    response = stack.api("process", query="file_path=uploads/local/here.txt")
     assert response["statusCode"] == 503, response["body"]
     assert stack.receive_messages() == []
 

@@ -11,16 +11,15 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from app.tasks.lifecycle import CLAIMABLE, Record, TaskState, effective_state
 
 if TYPE_CHECKING:
-    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
     from mypy_boto3_dynamodb import DynamoDBClient
 
     from app.config import Settings
@@ -32,20 +31,8 @@ __all__ = ["Claim", "TaskState", "TaskStatus", "TaskStatusStore", "truncate"]
 MAX_ERROR_CHARS = 1000
 
 
-# Made on first use: importing boto3.dynamodb imports all of boto3, which the API's cold
-# start does without (see app.aws); a store is always used with a client, which needs it.
-@cache
-def _serializer() -> "TypeSerializer":
-    from boto3.dynamodb.types import TypeSerializer
-
-    return TypeSerializer()
-
-
-@cache
-def _deserializer() -> "TypeDeserializer":
-    from boto3.dynamodb.types import TypeDeserializer
-
-    return TypeDeserializer()
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
 
 
 class TaskStatus(BaseModel):
@@ -110,10 +97,9 @@ class TaskStatusStore:
         }
         if correlation_id:
             item["correlation_id"] = correlation_id
-        serializer = _serializer()
         self._client.put_item(
             TableName=self._table,
-            Item={key: serializer.serialize(value) for key, value in item.items()},
+            Item={key: _serializer.serialize(value) for key, value in item.items()},
             ConditionExpression="attribute_not_exists(task_id)",
         )
 
@@ -362,13 +348,11 @@ def _epoch(seconds: float) -> Decimal:
 
 
 def _serialize(values: dict[str, Any]) -> dict[str, Any]:
-    serializer = _serializer()
-    return {key: serializer.serialize(value) for key, value in values.items()}
+    return {key: _serializer.serialize(value) for key, value in values.items()}
 
 
 def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
-    deserializer = _deserializer()
-    return {key: _from_dynamodb(deserializer.deserialize(value)) for key, value in item.items()}
+    return {key: _from_dynamodb(_deserializer.deserialize(value)) for key, value in item.items()}
 
 
 def _to_dynamodb(value: dict[str, Any]) -> Any:

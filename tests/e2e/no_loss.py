@@ -30,7 +30,7 @@ from moto.sqs.models import SQSBackend
 
 from app import aws
 from app.config import get_settings
-from app.tasks.lifecycle import CRASHED_LAST
+from app.tasks.lifecycle import CRASHED_LAST, RECEIVE_RESERVE
 from app.tasks.sender import TaskRequest, TaskSender, TaskSendError
 from app.tasks.status import TaskStatus, TaskStatusStore
 from app.worker import wiring
@@ -41,7 +41,9 @@ from tests.faults import AwsFaults, Fault
 from tests.native_redrive import start_message_move_task
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-MAX_RECEIVES = 3  # fewer than the template's, so crashes on every receive end in seconds
+# Fewer than the template's, so crashes on every receive end in seconds: three attempts, and
+# the two receives the queue keeps in reserve (app.tasks.lifecycle.RECEIVE_RESERVE).
+MAX_RECEIVES = 3 + RECEIVE_RESERVE
 WORKER_TIMEOUT_SECONDS = 5
 VISIBILITY_SECONDS = 8  # more than a lease (the worker's timeout plus a margin), as on AWS
 WORKERS = 2

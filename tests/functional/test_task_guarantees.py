@@ -125,9 +125,9 @@ def test_an_outcome_write_that_fails_after_the_effect_does_not_run_it_again(
 def test_a_dead_task_redriven_by_sqs_runs_again_and_its_status_follows(stack: Stack) -> None:
     # GIVEN a task that died after the queue's last receive
     task_id = sender(stack).send(
-        sample_tasks.flaky, sample_tasks.Flaky(succeed_on_attempt=stack.max_receive_count + 1)
+        sample_tasks.flaky, sample_tasks.Flaky(succeed_on_attempt=stack.attempts + 1)
     )
-    for _ in range(stack.max_receive_count + 1):
+    for _ in range(stack.attempts + 1):
         event = stack.queued_event()
         if event["Records"]:
             stack.run_worker(event)
@@ -139,7 +139,7 @@ def test_a_dead_task_redriven_by_sqs_runs_again_and_its_status_follows(stack: St
     assert moved == 1
     status = stack.task_status(task_id)
     assert status["status"] == "succeeded"
-    assert status["attempts"] == stack.max_receive_count + 1
+    assert status["attempts"] == stack.attempts + 1
 
 
 def test_a_batch_runs_its_records_at_once(stack: Stack) -> None:
@@ -159,19 +159,21 @@ def test_a_batch_runs_its_records_at_once(stack: Stack) -> None:
 def test_records_a_batch_has_no_time_for_are_left_untouched(stack: Stack) -> None:
     from app.worker.handler import handler
 
-    # GIVEN two tasks that need 20 s each, one on its last receive, and 15 s left
+    # GIVEN two tasks that need 20 s each, one on its last attempt, and 15 s left
     ids = sender(stack).send_many(
         [TaskRequest(sample_tasks.slow, sample_tasks.Together(label=str(n))) for n in range(2)]
     )
     event = stack.queued_event()
     last = next(r for r in event["Records"] if ids[1] in r["body"])
-    last["attributes"]["ApproximateReceiveCount"] = str(stack.max_receive_count)
+    last["attributes"]["ApproximateReceiveCount"] = str(stack.attempts)
     # WHEN the worker gets them
     response = handler(event, FakeContext(remaining_ms=15_000, function_name="worker"))
-    # THEN neither started; both are reported for another delivery
+    # THEN neither started: the first is reported for another delivery, the one on its last
+    # attempt is dead-lettered by the worker
     assert sample_tasks.effects == {}
-    assert len(response["batchItemFailures"]) == 2
-    # AND the one on its last receive reads dead (the queue dead-letters it), the other queued
+    assert len(response["batchItemFailures"]) == 1
+    assert dead_letter_reasons(stack) == [lifecycle.NO_TIME]
+    # AND that one reads dead, the other queued
     assert stack.task_status(ids[0])["status"] == "queued"
     dead = stack.task_status(ids[1])
     assert dead["status"] == "dead"

@@ -162,12 +162,12 @@ def test_after_max_receives_the_task_is_dead_and_in_the_dlq(stack: Stack) -> Non
     sample_tasks.attempts_seen.clear()
     task_id = sender(stack).send(sample_tasks.flaky, sample_tasks.Flaky(succeed_on_attempt=None))
     # WHEN the worker has tried it as often as the queue allows, and SQS looks once more
-    drain(stack, stack.max_receive_count + 1)
+    drain(stack, stack.attempts + 1)
     # THEN it ran exactly maxReceiveCount times, reads dead with the last error
-    assert len(sample_tasks.attempts_seen) == stack.max_receive_count
+    assert len(sample_tasks.attempts_seen) == stack.attempts
     status = stack.task_status(task_id)
     assert status["status"] == "dead"
-    assert status["last_error"] == f"RuntimeError: transient failure {stack.max_receive_count}"
+    assert status["last_error"] == f"RuntimeError: transient failure {stack.attempts}"
     # AND the queue moved the message to the dead-letter queue
     assert stack.receive_messages() == []
     [dead] = stack.receive_messages(stack.dead_letter_queue_url)
@@ -204,7 +204,7 @@ def test_redrive_requeues_dead_tasks_which_then_succeed(stack: Stack) -> None:
     task_id = sender(stack).send(
         stack.process_file_task, stack.process_file_arguments("uploads/late.txt")
     )
-    drain(stack, stack.max_receive_count + 1)
+    drain(stack, stack.attempts + 1)
     assert stack.task_status(task_id)["status"] == "dead"
     # WHEN the file arrives and an operator redrives the dead-letter queue
     stack.upload("uploads/late.txt", b"1\n2\n")

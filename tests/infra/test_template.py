@@ -148,12 +148,12 @@ def test_task_queue_redrives_to_the_dlq_after_the_max_receive_count(
     # GIVEN the task queue's redrive policy and the worker's environment
     policy = redrive(template, "TaskQueue")
     worker_env = function_environment(template, "WorkerFunction", physical)
-    # THEN the DLQ receives after MaxReceiveCount (default 5), the count the worker is told
+    # THEN the DLQ receives after MaxReceiveCount (default 7), the count the worker is told
     assert policy is not None
     assert policy.dead_letter_queue_id == "DeadLetterQueue"
-    assert policy.max_receive_count == 5
-    assert template["Parameters"]["MaxReceiveCount"]["Default"] == 5
-    assert worker_env["MAX_RECEIVE_COUNT"] == "5"
+    assert policy.max_receive_count == 7
+    assert template["Parameters"]["MaxReceiveCount"]["Default"] == 7
+    assert worker_env["MAX_RECEIVE_COUNT"] == "7"
     assert worker_env["DEAD_LETTER_QUEUE_URL"] == physical.ref("DeadLetterQueue")
     # AND an override moves both together
     overridden = redrive(template, "TaskQueue", {"MaxReceiveCount": "3"})

@@ -5,7 +5,9 @@ outcomes, worker crashes, clock jumps and both redrives, applying ``app.tasks.li
 answers the way the runner and the status store do. After every step it checks what a client
 is promised: the effect runs at most once; a succeeded task stays succeeded; once no message
 for the task is left in the task queue its status reads succeeded or dead; a status reads
-running only under a live lease; another owner's message never runs.
+running only under a live lease; another owner's message never runs. Receives that no
+worker sees (an environment killed before it reached the record) are part of the model, up
+to the reserve the queue keeps for them.
 """
 
 from dataclasses import dataclass, replace
@@ -17,6 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from app.tasks import lifecycle
 from app.tasks.lifecycle import (
     CRASHED_LAST,
+    RECEIVE_RESERVE,
     Delivery,
     Failed,
     NotStarted,
@@ -30,16 +33,18 @@ from app.tasks.lifecycle import (
 )
 
 OWNER = "alice"
-MAX_RECEIVES = 3
+MAX_RECEIVES = 3  # the worker's attempts
+QUEUE_MAX_RECEIVES = MAX_RECEIVES + RECEIVE_RESERVE  # the queue's maxReceiveCount
 LEASE = 10.0  # a worker's invocation deadline (plus margin)
 VISIBILITY = 60.0  # the queue's visibility timeout: more than any lease (AWS: 6x the timeout)
-RETRY = RetryPolicy(max_receive_count=MAX_RECEIVES, base_seconds=1, max_seconds=8)
+RETRY = RetryPolicy.for_queue(QUEUE_MAX_RECEIVES, base_seconds=1, max_seconds=8)
 
 
 @dataclass
 class Message:
     receive_count: int = 0
     visible_at: float = 0.0
+    lost_in_a_row: int = 0  # receives no worker saw, since the last one a worker did
 
 
 OUTCOMES = st.sampled_from(["succeed", "fail", "permanent", "crash", "no_time"])
@@ -62,7 +67,7 @@ class TaskLifecycle(RuleBasedStateMachine):
             if message.visible_at > self.now:
                 continue
             self.queue.remove(message)
-            if message.receive_count >= MAX_RECEIVES:
+            if message.receive_count >= QUEUE_MAX_RECEIVES:
                 self.dead_letters.append(Message())
                 continue
             message.receive_count += 1
@@ -82,13 +87,33 @@ class TaskLifecycle(RuleBasedStateMachine):
 
     # --- rules ----------------------------------------------------------------------------
 
+    @precondition(
+        lambda self: any(
+            m.visible_at <= self.now and m.lost_in_a_row < RECEIVE_RESERVE for m in self.queue
+        )
+    )
+    @rule()
+    def a_receive_is_lost(self) -> None:
+        """The environment holding the batch dies before the worker reaches this record
+        (no more than RECEIVE_RESERVE in a row: the reserve's promise)."""
+        for message in self.queue:
+            if message.visible_at <= self.now and message.lost_in_a_row < RECEIVE_RESERVE:
+                received = self._receive()
+                if received is not None:
+                    received.lost_in_a_row += 1
+                return
+
     @precondition(lambda self: any(m.visible_at <= self.now for m in self.queue))
     @rule(outcome=OUTCOMES)
     def deliver(self, outcome: str) -> None:
         message = self._receive()
         if message is None:
             return
+        message.lost_in_a_row = 0
         delivery = Delivery(OWNER, message.receive_count, self.now)
+        if lifecycle.exhausted(delivery, RETRY):
+            self._apply(message, delivery, lifecycle.Exhausted(), claimed=False)
+            return
         if outcome == "no_time":
             # The batch had no time to start it: no claim, as the runner does.
             self._apply(message, delivery, NotStarted(), claimed=False)
@@ -132,11 +157,14 @@ class TaskLifecycle(RuleBasedStateMachine):
         self._act(message, transition.action, transition.delay)
 
     def _unclaimed_dead_allowed(self) -> bool:
-        """TaskStatusStore.mark_dead_unclaimed's condition: a live lease wins."""
+        """TaskStatusStore.mark_dead_unclaimed's condition: a live lease wins, and so does a
+        last attempt that already reads dead."""
         assert self.record is not None
         state, _ = effective_state(self.record, self.now)
         return self.record.state in (TaskState.QUEUED, TaskState.FAILED) or (
-            self.record.state is TaskState.RUNNING and state is not TaskState.RUNNING
+            self.record.state is TaskState.RUNNING
+            and state is not TaskState.RUNNING
+            and self.record.receive_count < self.record.max_receives
         )
 
     @rule(seconds=st.sampled_from([1.0, 5.0, 11.0, 61.0]))
@@ -200,6 +228,8 @@ class TaskLifecycle(RuleBasedStateMachine):
             assert self.now < self.record.lease_expires_at
         if reason is not None and state is TaskState.DEAD:
             assert reason == CRASHED_LAST
+        if self.dead_letters and not self.queue:
+            assert state in (TaskState.SUCCEEDED, TaskState.DEAD)
 
 
 TestTaskLifecycle = TaskLifecycle.TestCase
@@ -230,6 +260,6 @@ def test_failures_back_off_and_the_last_one_is_dead() -> None:
     first = lifecycle.after_run(Delivery(OWNER, 1, 0), Failed("x"), retry)
     last = lifecycle.after_run(Delivery(OWNER, 3, 0), Failed("x"), retry)
     assert (first.state, first.action, first.delay) == (TaskState.FAILED, QueueAction.RETRY, 2)
-    assert (last.state, last.action, last.delay) == (TaskState.DEAD, QueueAction.RETRY, 0)
+    assert (last.state, last.action) == (TaskState.DEAD, QueueAction.DEAD_LETTER)
     untouched = lifecycle.after_run(Delivery(OWNER, 1, 0), NotStarted(), retry)
     assert (untouched.state, untouched.action, untouched.delay) == (None, QueueAction.RETRY, 0)

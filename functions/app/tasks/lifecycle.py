@@ -15,6 +15,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 MAX_VISIBILITY_SECONDS = 12 * 60 * 60  # SQS's limit for ChangeMessageVisibility
+# Receives the queue allows beyond the worker's attempts (its maxReceiveCount is attempts +
+# this). A receive no worker sees to the end (an environment killed before it reached the
+# record) still counts; without a reserve, losing the last one would let SQS dead-letter the
+# message while its status still promised another attempt. With it, the worker meets the
+# message past its last attempt and ends it itself, unless RECEIVE_RESERVE + 1 receives in a
+# row are lost.
+RECEIVE_RESERVE = 2
 
 
 class TaskState(StrEnum):
@@ -33,6 +40,7 @@ CRASHED_LAST = "the worker did not finish its last attempt (timeout or crash)"
 NO_STATUS = "no status record for this task id: nothing runs without a status"
 WRONG_OWNER = "the message names a task of another owner"
 NO_TIME = "the batch ran out of time before this record's last attempt could start"
+EXHAUSTED = "every attempt was used up (receives were lost to crashes or timeouts)"
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,14 @@ class RetryPolicy:
 
     def is_last(self, receive_count: int) -> bool:
         return receive_count >= self.max_receive_count
+
+    @classmethod
+    def for_queue(
+        cls, queue_max_receive_count: int, base_seconds: int, max_seconds: int
+    ) -> "RetryPolicy":
+        """Attempts are the queue's maxReceiveCount less the reserve (at least one)."""
+        attempts = max(queue_max_receive_count - RECEIVE_RESERVE, 1)
+        return cls(attempts, base_seconds, max_seconds)
 
 
 @dataclass(frozen=True)
@@ -141,7 +157,16 @@ class NotStarted:
     """The batch had no time left to start this record."""
 
 
-Outcome = Succeeded | Failed | Permanent | NotStarted
+@dataclass(frozen=True)
+class Exhausted:
+    """Received past the last attempt: earlier receives were lost before a worker saw them."""
+
+
+Outcome = Succeeded | Failed | Permanent | NotStarted | Exhausted
+
+
+def exhausted(delivery: Delivery, retry: RetryPolicy) -> bool:
+    return delivery.receive_count > retry.max_receive_count
 
 
 class QueueAction(StrEnum):
@@ -168,14 +193,16 @@ def after_run(delivery: Delivery, outcome: Outcome, retry: RetryPolicy) -> Trans
         case Permanent(error):
             return Transition(TaskState.DEAD, QueueAction.DEAD_LETTER, error=error)
         case Failed(error) if last:
-            # Visible again at once, so the queue's redrive moves it to the DLQ now.
-            return Transition(TaskState.DEAD, QueueAction.RETRY, 0, error)
+            # The worker dead-letters it itself: the queue's own redrive is the reserve.
+            return Transition(TaskState.DEAD, QueueAction.DEAD_LETTER, error=error)
         case Failed(error):
             return Transition(
                 TaskState.FAILED, QueueAction.RETRY, retry.delay(delivery.receive_count), error
             )
         case NotStarted() if last:
-            return Transition(TaskState.DEAD, QueueAction.RETRY, 0, NO_TIME)
+            return Transition(TaskState.DEAD, QueueAction.DEAD_LETTER, error=NO_TIME)
+        case Exhausted():
+            return Transition(TaskState.DEAD, QueueAction.DEAD_LETTER, error=EXHAUSTED)
         case NotStarted():
             # Costs the message one of its maxReceiveCount receives and nothing else: it is
             # visible again at once for another invocation. On its last receive it is dead

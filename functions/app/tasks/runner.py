@@ -27,6 +27,7 @@ from app.tasks.context import TaskContext
 from app.tasks.envelope import TaskEnvelope
 from app.tasks.lifecycle import (
     Delivery,
+    Exhausted,
     Failed,
     NotStarted,
     Outcome,
@@ -123,6 +124,9 @@ class TaskRunner:
     ) -> None:
         receive_count = int(record.attributes.approximate_receive_count or 1)
         delivery = Delivery(envelope.owner, receive_count, time.time())
+        if lifecycle.exhausted(delivery, self._retry):
+            self._carry_out(record, envelope, delivery, Exhausted(), lease=None)
+            return
         definition = self._definition(envelope)
         budget = (definition.max_seconds if definition else 0) + OUTCOME_MARGIN_SECONDS
         if remaining() / 1000 < budget:

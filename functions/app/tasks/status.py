@@ -210,14 +210,15 @@ class TaskStatusStore:
         )
 
     def mark_dead_unclaimed(self, task_id: str, error: str) -> bool:
-        """``dead`` without a claim: a last receive that never started; a live lease wins."""
+        """``dead`` without a claim: a last receive that never started, or one past the last
+        attempt. A live lease wins, and so does a last attempt that already reads dead."""
         return self._update(
             task_id,
             {"#status": TaskState.DEAD.value, "last_error": truncate(error)},
             ["lease", "lease_expires_at", "next_attempt_at"],
             condition=(
                 "(#status IN (:queued, :failed)) OR (#status = :running_now AND "
-                "lease_expires_at < :now)"
+                "lease_expires_at < :now AND receive_count < max_receives)"
             ),
             values={
                 ":queued": TaskState.QUEUED.value,

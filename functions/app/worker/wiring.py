@@ -27,10 +27,8 @@ def task_runner() -> TaskRunner:
         dead_letter_queue_url=settings.dead_letter_queue_url,
         bucket=settings.bucket_name,
         results_prefix=settings.results_prefix,
-        retry=RetryPolicy(
-            max_receive_count=settings.max_receive_count,
-            base_seconds=settings.retry_base_seconds,
-            max_seconds=settings.retry_max_seconds,
+        retry=RetryPolicy.for_queue(
+            settings.max_receive_count, settings.retry_base_seconds, settings.retry_max_seconds
         ),
     )
 

@@ -29,6 +29,8 @@ def main() -> None:
     print(f"  dead before the redrive   {outcome.dead_after_first_phase}")
     print(f"  unfinished                {len(outcome.unfinished)}")
     print(f"  effects twice / missing   {outcome.effects_twice} / {outcome.effects_missing}")
+    for key, attempts in outcome.doubled.items():
+        print(f"    twice: {key}: attempts (key receive pid) {attempts}")
     print(f"  worker processes killed   {outcome.worker_kills}")
     print(f"  moved back by SQS redrive {outcome.redriven}")
     print("  faults injected           " + ", ".join(f"{k}={v}" for k, v in outcome.faults.items()))

@@ -48,7 +48,7 @@ def test_queues_take_their_settings_from_the_template(
     # AND the redrive policy names the dead-letter queue's real ARN
     assert json.loads(attributes["RedrivePolicy"]) == {
         "deadLetterTargetArn": created.attribute("DeadLetterQueue", "Arn"),
-        "maxReceiveCount": 5,
+        "maxReceiveCount": 7,
     }
     dlq = queue_attributes(created, "DeadLetterQueue")
     assert dlq["MessageRetentionPeriod"] == str(

@@ -146,6 +146,11 @@ class TaskRunner:
         if not claim.claimed:
             self._not_claimed(record, lifecycle.on_delivery(claim.record, delivery))
             return
+        if remaining() / 1000 < budget:
+            # The claim itself took the time (throttling, retries): an effect started now
+            # could be cut off by the deadline before its outcome is written.
+            self._carry_out(record, envelope, delivery, NotStarted(), lease=lease)
+            return
         context = TaskContext(
             task_id=envelope.task_id,
             owner=envelope.owner,
@@ -211,6 +216,11 @@ class TaskRunner:
         result: TaskResult | None = None,
     ) -> None:
         transition = lifecycle.after_run(delivery, outcome, self._retry)
+        if transition.state is None and lease is not None:
+            # Claimed but not started: give the lease back, so the next receive can run it.
+            transition = replace(
+                transition, state=TaskState.FAILED, error="no time left to start it after its claim"
+            )
         if (state := transition.state) is not None:
             if lease is None:
                 self._persist(

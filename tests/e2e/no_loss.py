@@ -44,8 +44,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # Fewer than the template's, so crashes on every receive end in seconds: three attempts, and
 # the two receives the queue keeps in reserve (app.tasks.lifecycle.RECEIVE_RESERVE).
 MAX_RECEIVES = 3 + RECEIVE_RESERVE
-WORKER_TIMEOUT_SECONDS = 5
-VISIBILITY_SECONDS = 8  # more than a lease (the worker's timeout plus a margin), as on AWS
+WORKER_TIMEOUT_SECONDS = 6
+VISIBILITY_SECONDS = 9  # more than a lease (the worker's timeout plus a margin), as on AWS
 WORKERS = 2
 REQUEST_SIZE = 25
 

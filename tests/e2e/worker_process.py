@@ -15,8 +15,10 @@ from infra.local.poller import SqsPoller
 from tests.e2e.chaos import harness
 from tests.faults import AwsFaults, Fault
 
-# Shortened so the run fits in CI: margins in seconds, scaled down with the worker's timeout.
-runner.OUTCOME_MARGIN_SECONDS = 1.0
+# Shortened so the run fits in CI, scaled down with the worker's timeout. The outcome margin
+# still covers the runner's whole retry schedule for a write (runner.WRITE_RETRY_SECONDS),
+# which is what keeps a deadline kill out of the window between an effect and its outcome.
+runner.OUTCOME_MARGIN_SECONDS = runner.WRITE_RETRY_SECONDS + 0.5
 runner.LEASE_MARGIN_SECONDS = 1.0
 
 

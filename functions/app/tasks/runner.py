@@ -53,11 +53,15 @@ MAX_MESSAGE_ATTRIBUTES = 10  # SQS's limit per message
 _KEEP_FIRST = ("correlation_id", "task_name")
 # The characters SQS accepts in a body or string attribute; it refuses a message with others.
 _NOT_SQS_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-# Time kept back after a task to write its outcome (with retries), and added to a lease for
-# clock skew between workers.
+WRITE_ATTEMPTS = 6  # per write, after botocore's own retries
+# The pauses between those attempts, in seconds, and their sum.
+WRITE_PAUSES = tuple(min(0.05 * 2**attempt, 1.0) for attempt in range(WRITE_ATTEMPTS - 1))
+WRITE_RETRY_SECONDS = sum(WRITE_PAUSES)
+# Time kept back after a task to write its outcome: more than the whole retry schedule, so
+# the invocation's deadline cannot cut in between an effect and its outcome. And a margin
+# added to a lease for clock skew between workers.
 OUTCOME_MARGIN_SECONDS = 3.0
 LEASE_MARGIN_SECONDS = 5.0
-WRITE_ATTEMPTS = 6  # per write, after botocore's own retries
 _NO_DEADLINE_MILLIS = 15 * 60 * 1000  # direct calls outside Lambda: Lambda's longest timeout
 
 T = TypeVar("T")
@@ -301,7 +305,7 @@ class TaskRunner:
                 if attempt == WRITE_ATTEMPTS - 1:
                     raise
                 logger.warning("AWS write failed; trying again", exc_info=True)
-                self._pause(min(0.05 * 2**attempt, 1.0))
+                self._pause(WRITE_PAUSES[attempt])
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _definition(self, envelope: TaskEnvelope) -> TaskDefinition[Any] | None:

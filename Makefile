@@ -47,9 +47,9 @@ bench: .venv/.synced
 upload: .venv/.synced
 	$(PY) -m infra.local.upload $(FILE)
 
-## redrive: move dead-lettered tasks back to the task queue (uses the environment's AWS)
+## redrive: move dead-lettered tasks back to the task queue (the local stack's, unless TASK_QUEUE_URL is set)
 redrive: .venv/.synced
-	$(PY) -m app.tasks.redrive
+	$(PY) -m infra.local.redrive $(ARGS)
 
 ## build: sam build with the pinned SAM CLI into .aws-sam/build (functions/Makefile: locked
 ##        dependencies for the template's Architecture, unchecked-hash bytecode)

@@ -1,19 +1,22 @@
-"""Worker cost per message against a bare Powertools batch handler, and SQS calls per request.
+"""What a task costs: DynamoDB requests per task, and AWS round trips a batch waits on.
 
 Run: ``make bench`` or ``PYTHONPATH=functions:. python -m bench.worker_overhead``.
-Both handlers run in this process against moto, on batches of 10 no-op tasks; the project's
-worker also validates envelopes, writes status (running, succeeded) and idempotency records.
-Prints ratios only; nothing here passes or fails on timing.
+Against moto, in this process: ten no-op tasks are sent through the API's sender and run by
+the worker, beside the previous design (bench.baselines.previous_worker: status writes around
+Powertools idempotency, records one after another) and a bare Powertools BatchProcessor.
+Requests are counted through botocore's event hooks, with the thread that made each, so the
+round trips a batch waits on are the longest chain of calls in one thread (records run side
+by side) plus those of the batch itself. Prints counts and ratios; nothing passes or fails.
 """
 
 import argparse
 import json
 import os
 import statistics
+import threading
 import time
-import uuid
+from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -29,16 +32,20 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from botocore.client import BaseClient
 from moto import mock_aws
 from pydantic import BaseModel
 
 from app.tasks.registry import TaskResult, task
+from bench.baselines.previous_worker import previous_handler
+from infra.local.poller import lambda_record
 from infra.local.resources import create_resources
 from infra.local.template import LOCAL_PARAMETERS, function_environment, load_template
 from tests.lambda_context import FakeContext
 
 BATCH = 10
+# A typical in-region DynamoDB/SQS round trip; moto answers in-process, with the GIL held, so
+# its wall time says little about threads that wait on the network.
+ROUND_TRIP_MS = 10
 
 
 class NoArguments(BaseModel):
@@ -51,81 +58,48 @@ def noop(arguments: NoArguments) -> TaskResult:
 
 
 def bare_handler(event: dict[str, Any], context: Any) -> Any:
-    """The baseline: Powertools batch processing whose record handler only parses the body."""
+    """Powertools batch processing whose record handler only parses the body."""
 
     def record_handler(record: SQSRecord) -> None:
         json.loads(record.body)
 
-    processor = BatchProcessor(event_type=EventType.SQS)
     return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+        event=event,
+        record_handler=record_handler,
+        processor=BatchProcessor(event_type=EventType.SQS),
+        context=context,
     )
 
 
-def batch_event(queue_arn: str, store_queued: Callable[[str], None]) -> dict[str, Any]:
-    records = []
-    for _ in range(BATCH):
-        task_id = uuid.uuid4().hex
-        store_queued(task_id)
-        body = json.dumps(
-            {
-                "task_id": task_id,
-                "name": "bench_noop",
-                "version": 1,
-                "owner": "bench",
-                "arguments": {},
-            }
-        )
-        records.append(
-            {
-                "messageId": str(uuid.uuid4()),
-                "receiptHandle": "handle",
-                "body": body,
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": "us-east-1",
-            }
-        )
-    return {"Records": records}
+class Requests:
+    """Every AWS request made through the given clients: (service, operation, thread)."""
+
+    def __init__(self, *clients: Any) -> None:
+        self.made: list[tuple[str, str, int]] = []
+        self._lock = threading.Lock()
+        for client in clients:
+            client.meta.events.register("before-call", self._note)
+
+    def _note(self, model: Any, **_: Any) -> None:
+        with self._lock:
+            self.made.append((model.service_model.service_name, model.name, threading.get_ident()))
+
+    def take(self) -> list[tuple[str, str, int]]:
+        with self._lock:
+            made, self.made = self.made, []
+        return made
 
 
-class AwsCallClock:
-    """Time spent inside boto3 calls (here: moto's emulation), to separate it from our code."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self.calls = 0
-        self._original = BaseClient._make_api_call  # type: ignore[attr-defined]
-
-        def timed(client: BaseClient, operation: str, params: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return self._original(client, operation, params)
-            finally:
-                self.seconds += time.perf_counter() - started
-                self.calls += 1
-
-        BaseClient._make_api_call = timed  # type: ignore[attr-defined]
-
-
-def per_message(
-    handler: Callable[[dict[str, Any], Any], Any], event: dict[str, Any], clock: AwsCallClock
-) -> tuple[float, float, float]:
-    """(total µs, µs outside AWS calls, AWS calls) per message for one batch."""
-    aws_before, calls_before = clock.seconds, clock.calls
-    started = time.perf_counter()
-    handler(event, FakeContext(function_name="worker"))
-    total = time.perf_counter() - started
-    in_aws = clock.seconds - aws_before
-    return total / BATCH * 1e6, (total - in_aws) / BATCH * 1e6, (clock.calls - calls_before) / BATCH
+def waited_on(made: list[tuple[str, str, int]], main: int) -> int:
+    """Round trips in a row: the batch's own, plus the longest chain of one record thread."""
+    per_thread = Counter(thread for _, _, thread in made)
+    own = per_thread.pop(main, 0)
+    return own + max(per_thread.values(), default=0)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--batches", type=int, default=30)
+    parser.add_argument("--batches", type=int, default=20)
     runs = parser.parse_args().batches
     with mock_aws():
         template = load_template()
@@ -139,46 +113,107 @@ def main() -> None:
         environment.pop("POWERTOOLS_SERVICE_NAME", None)
         os.environ.update(environment)
         from app import aws
-        from app.api.handler import handler as api_handler
+        from app.config import get_settings
+        from app.tasks.sender import TaskRequest, TaskSender
+        from app.tasks.status import TaskStatusStore
         from app.worker.handler import handler as worker_handler
-        from app.worker.wiring import task_runner
 
-        store = task_runner()._store
+        settings = get_settings()
+        dynamodb, sqs = aws.dynamodb(), aws.sqs()
+        dynamodb.create_table(
+            TableName="previous-idempotency",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        previous = previous_handler(dynamodb, settings.task_table_name, "previous-idempotency")
         queue_arn = physical.attribute("TaskQueue", "Arn")
+        requests = Requests(dynamodb, sqs, aws.s3())
+        main_thread = threading.get_ident()
 
-        def queued(task_id: str) -> None:
-            store.create_queued(task_id, "bench_noop", None, owner="bench")
+        def sent_batch() -> dict[str, Any]:
+            """Ten tasks sent as the API sends them; the event Lambda would hand the worker."""
+            sender = TaskSender(
+                sqs=sqs,
+                s3=aws.s3(),
+                store=TaskStatusStore.from_settings(dynamodb, settings),
+                queue_url=settings.task_queue_url,
+                bucket=settings.bucket_name,
+                owner="bench",
+            )
+            sender.send_many([TaskRequest(noop, NoArguments()) for _ in range(BATCH)])
+            messages: list[Any] = []
+            while len(messages) < BATCH:
+                messages += sqs.receive_message(
+                    QueueUrl=settings.task_queue_url,
+                    MaxNumberOfMessages=BATCH - len(messages),
+                    MessageAttributeNames=["All"],
+                    MessageSystemAttributeNames=["All"],
+                ).get("Messages", [])
+            for message in messages:
+                sqs.delete_message(
+                    QueueUrl=settings.task_queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+            return {
+                "Records": [
+                    lambda_record(m, queue_arn=queue_arn, region="us-east-1") for m in messages
+                ]
+            }
 
-        clock = AwsCallClock()
-        # Warm both paths once (imports, clients), then alternate to share any drift.
-        worker_handler(batch_event(queue_arn, queued), FakeContext())
-        bare_handler(batch_event(queue_arn, queued), FakeContext())
-        project, bare = [], []
+        def measure(
+            handler: Callable[[dict[str, Any], Any], Any],
+        ) -> tuple[float, float, int]:
+            """(µs per message, DynamoDB requests per task end to end, round trips waited)."""
+            requests.take()
+            event = sent_batch()
+            at_send = requests.take()
+            started = time.perf_counter()
+            handler(event, FakeContext(function_name="worker"))
+            elapsed = time.perf_counter() - started
+            in_worker = requests.take()
+            dynamodb_requests = sum(
+                service == "dynamodb" for service, _, _ in (*at_send, *in_worker)
+            )
+            return (
+                elapsed / BATCH * 1e6,
+                dynamodb_requests / BATCH,
+                waited_on(in_worker, main_thread),
+            )
+
+        handlers = {"bare": bare_handler, "previous": previous, "project": worker_handler}
+        for handler in handlers.values():  # warm imports and clients
+            measure(handler)
+        samples: dict[str, list[tuple[float, float, int]]] = {name: [] for name in handlers}
         for _ in range(runs):
-            project.append(per_message(worker_handler, batch_event(queue_arn, queued), clock))
-            bare.append(per_message(bare_handler, batch_event(queue_arn, queued), clock))
-        project_us, project_own_us, project_calls = (
-            statistics.median(sample[i] for sample in project) for i in range(3)
-        )
-        bare_us = statistics.median(sample[0] for sample in bare)
+            for name, handler in handlers.items():
+                samples[name].append(measure(handler))
 
-        calls: list[str] = []
-        aws.sqs().meta.events.register(
-            "provide-client-params.sqs", lambda model, **_: calls.append(model.name)
-        )
-        event = json.loads(Path("infra/events/ApiFunction/process-batch.json").read_text())
-        event["body"] = json.dumps({"file_paths": [f"uploads/local/{n}.txt" for n in range(25)]})
-        response = api_handler(event, FakeContext())
-        assert response["statusCode"] == 202, response["body"]
+    def median(name: str, index: int) -> float:
+        return statistics.median(sample[index] for sample in samples[name])
 
-    print(f"worker, batches of {BATCH} no-op tasks, median of {runs} batches (moto, in-process)")
-    print(f"{'handler':<46}{'us/message':>12}{'ratio':>9}")
-    print(f"{'bare Powertools BatchProcessor (baseline)':<46}{bare_us:>12.0f}{1.0:>9.2f}")
-    print(f"{'this project, total':<46}{project_us:>12.0f}{project_us / bare_us:>9.2f}")
-    own = "this project, outside AWS calls"
-    print(f"{own:<46}{project_own_us:>12.0f}{project_own_us / bare_us:>9.2f}")
-    print(f"AWS calls per message (DynamoDB status + idempotency): {project_calls:.1f}")
-    print(f"SQS calls for one request sending 25 tasks: {len(calls)} ({', '.join(calls)})")
+    print(f"worker, batches of {BATCH} no-op tasks on a standard queue, median of {runs} (moto)")
+    print(
+        f"{'design':<52}{'DynamoDB req/task':>18}{'round trips/batch':>19}"
+        f"{'batch ms @10ms/trip':>21}{'us/msg moto':>13}{'ratio':>7}"
+    )
+    rows = (
+        ("bare Powertools BatchProcessor (send's PutItem only)", "bare"),
+        ("previous: status + Powertools idempotency, in turn", "previous"),
+        ("this project: one record, records side by side", "project"),
+    )
+    bare_us = median("bare", 0)
+    for label, name in rows:
+        print(
+            f"{label:<52}{median(name, 1):>18.1f}{median(name, 2):>19.0f}"
+            f"{median(name, 2) * ROUND_TRIP_MS:>21.0f}"
+            f"{median(name, 0):>13.0f}{median(name, 0) / bare_us:>7.2f}"
+        )
+    print(
+        "DynamoDB requests per task, this project / previous: "
+        f"{median('project', 1):.0f} / {median('previous', 1):.0f}; "
+        "round trips per batch of 10: "
+        f"{median('project', 2):.0f} / {median('previous', 2):.0f}"
+    )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True)
 
     task_table_name: str = "tasks"
-    idempotency_table_name: str = "idempotency"
     quota_table_name: str = "quotas"
     task_queue_url: str = ""
     dead_letter_queue_url: str = ""
@@ -21,7 +20,9 @@ class Settings(BaseSettings):
     uploads_prefix: str = "uploads/"
     results_prefix: str = "results/"
     sender_email: str = "noreply@example.com"
-    max_receive_count: int = Field(default=5, ge=1)
+    # The queue's maxReceiveCount; the worker attempts a task this many times less
+    # app.tasks.lifecycle.RECEIVE_RESERVE.
+    max_receive_count: int = Field(default=7, ge=1)
     retry_base_seconds: int = Field(default=2, ge=0)
     retry_max_seconds: int = Field(default=300, ge=0)
     task_ttl_days: int = Field(default=14, ge=1)

@@ -1,5 +1,8 @@
 """Tasks that exist only for tests: a large-argument echo and a task that fails on demand."""
 
+import threading
+from collections import Counter
+
 from pydantic import BaseModel
 
 from app.tasks.registry import PermanentTaskError, TaskResult, task
@@ -30,3 +33,55 @@ def flaky(arguments: Flaky) -> TaskResult:
     if arguments.succeed_on_attempt is None or len(attempts_seen) < arguments.succeed_on_attempt:
         raise RuntimeError(f"transient failure {len(attempts_seen)}")
     return {"attempts": len(attempts_seen)}
+
+
+class Sized(BaseModel):
+    result_bytes: int = 0
+    error_chars: int = 0
+
+
+@task("test_sized")
+def sized(arguments: Sized) -> TaskResult:
+    """A result or an error of the requested size."""
+    if arguments.error_chars:
+        raise RuntimeError("e" * arguments.error_chars)
+    return {"blob": "r" * arguments.result_bytes}
+
+
+class Ordered(BaseModel):
+    label: str
+    fail: bool = False
+
+
+order_seen: list[str] = []
+effects: Counter[str] = Counter()
+
+
+@task("test_ordered")
+def ordered(arguments: Ordered) -> TaskResult:
+    order_seen.append(arguments.label)
+    if arguments.fail:
+        raise RuntimeError(f"{arguments.label} fails")
+    effects[arguments.label] += 1
+    return {"label": arguments.label}
+
+
+class Together(BaseModel):
+    label: str
+
+
+# Ten records that each wait for the others: passes only if a batch runs them at once.
+together = threading.Barrier(10, timeout=10)
+
+
+@task("test_together")
+def meet(arguments: Together) -> TaskResult:
+    together.wait()
+    return {"label": arguments.label}
+
+
+@task("test_slow", max_seconds=20)
+def slow(arguments: Together) -> TaskResult:
+    """Declares that it needs 20 s: a batch with less time left does not start it."""
+    effects[arguments.label] += 1
+    return {}

@@ -51,6 +51,8 @@ class Stack:
         self.bucket = environment["BUCKET_NAME"]
         self.sender = environment["SENDER_EMAIL"]
         self.max_receive_count = int(environment["MAX_RECEIVE_COUNT"])
+        # The worker's attempts: the queue's receives less the reserve for lost ones.
+        self.attempts = RetryPolicy.for_queue(self.max_receive_count, 0, 0).max_receive_count
         self.sqs = aws.sqs()
         self.dynamodb = aws.dynamodb()
         self.s3 = aws.s3()
@@ -65,7 +67,7 @@ class Stack:
         return ProcessFileArguments(file_path=key)
 
     def retry_delay(self, receive_count: int) -> int:
-        policy = RetryPolicy(
+        policy = RetryPolicy.for_queue(
             self.max_receive_count,
             int(self.env["RETRY_BASE_SECONDS"]),
             int(self.env["RETRY_MAX_SECONDS"]),

@@ -1,6 +1,7 @@
 """The task layer over moto: batching, claim checks, retries, dead letters, redrive, status."""
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -9,9 +10,10 @@ import pytest
 
 from app import aws
 from app.config import get_settings
+from app.tasks.envelope import MAX_PAYLOAD_BYTES
 from app.tasks.redrive import redrive_dead_tasks
 from app.tasks.sender import TaskRequest, TaskSender
-from app.tasks.status import TaskStatusStore
+from app.tasks.status import TaskState, TaskStatusStore
 from app.worker import wiring
 from tests.functional import sample_tasks
 from tests.functional.stack import Stack
@@ -31,7 +33,9 @@ def calls(stack: Stack) -> Iterator[list[tuple[str, dict[str, Any]]]]:
     events.unregister("provide-client-params.sqs", record)
 
 
-def sender(stack: Stack, correlation_id: str = "corr-1") -> TaskSender:
+def sender(
+    stack: Stack, correlation_id: str = "corr-1", trace_header: str | None = None
+) -> TaskSender:
     return TaskSender(
         sqs=aws.sqs(),
         s3=aws.s3(),
@@ -40,6 +44,7 @@ def sender(stack: Stack, correlation_id: str = "corr-1") -> TaskSender:
         bucket=stack.bucket,
         owner="local",
         correlation_id=correlation_id,
+        trace_header=trace_header,
     )
 
 
@@ -78,6 +83,38 @@ def test_large_arguments_travel_through_s3_transparently(stack: Stack) -> None:
     assert stack.task_status(task_id)["result"] == {"length": len(text)}
 
 
+def test_a_message_naming_another_object_as_its_arguments_is_not_a_task(stack: Stack) -> None:
+    # GIVEN a queued task, and a forged copy of its message whose arguments_key names an upload
+    task_id = sender(stack).send(sample_tasks.measure_blob, sample_tasks.Blob(text="x"))
+    [real] = stack.receive_messages()
+    stack.sqs.delete_message(QueueUrl=stack.queue_url, ReceiptHandle=real["ReceiptHandle"])
+    stack.upload("uploads/local/secret.txt", b"not yours")
+    forged = {**json.loads(real["Body"]), "arguments": None}
+    forged["arguments_key"] = "uploads/local/secret.txt"
+    stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=json.dumps(forged))
+    # WHEN the worker receives it
+    stack.run_worker(stack.queued_event())
+    # THEN it is dead-lettered as no task envelope, and the task never ran
+    [dead] = stack.receive_messages(stack.dead_letter_queue_url)
+    reason = dead["MessageAttributes"]["dead_letter_reason"]["StringValue"]
+    assert "arguments_key must be payloads/<task id>.json" in reason
+    assert stack.task_status(task_id)["status"] == "queued"
+
+
+def test_stored_arguments_over_the_read_limit_end_the_task(stack: Stack) -> None:
+    # GIVEN a claim-checked task whose stored arguments were replaced by an oversized object
+    task_id = sender(stack).send(
+        sample_tasks.measure_blob, sample_tasks.Blob(text="x" * (300 * 1024))
+    )
+    stack.upload(f"payloads/{task_id}.json", b" " * (MAX_PAYLOAD_BYTES + 1))
+    # WHEN the worker runs it
+    drain(stack, 1)
+    # THEN it is dead without reading the object, and says why
+    status = stack.task_status(task_id)
+    assert status["status"] == "dead"
+    assert f"over {MAX_PAYLOAD_BYTES} bytes" in status["last_error"]
+
+
 def test_delay_is_passed_to_sqs(stack: Stack, calls: list[tuple[str, dict[str, Any]]]) -> None:
     sender(stack).send(
         sample_tasks.measure_blob, sample_tasks.Blob(text="later"), delay_seconds=120
@@ -88,14 +125,15 @@ def test_delay_is_passed_to_sqs(stack: Stack, calls: list[tuple[str, dict[str, A
 
 
 def test_correlation_id_and_trace_header_reach_the_worker(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch, calls: list[tuple[str, dict[str, Any]]]
+    stack: Stack, calls: list[tuple[str, dict[str, Any]]]
 ) -> None:
-    # GIVEN a request traced by X-Ray, with the client's request id
-    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1")
-    task_id = sender(stack, correlation_id="client-req-42").send(
-        sample_tasks.measure_blob, sample_tasks.Blob(text="hi")
-    )
-    monkeypatch.delenv("_X_AMZN_TRACE_ID")
+    # GIVEN a request traced by X-Ray, with the client's request id (the API's dependency
+    # passes the trace header in; the sender reads no environment)
+    task_id = sender(
+        stack,
+        correlation_id="client-req-42",
+        trace_header="Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
+    ).send(sample_tasks.measure_blob, sample_tasks.Blob(text="hi"))
     # THEN the message carries both (moto keeps AWSTraceHeader only for SendMessage, so the
     # request SQS received is checked for it)
     [message] = stack.receive_messages()
@@ -157,12 +195,12 @@ def test_after_max_receives_the_task_is_dead_and_in_the_dlq(stack: Stack) -> Non
     sample_tasks.attempts_seen.clear()
     task_id = sender(stack).send(sample_tasks.flaky, sample_tasks.Flaky(succeed_on_attempt=None))
     # WHEN the worker has tried it as often as the queue allows, and SQS looks once more
-    drain(stack, stack.max_receive_count + 1)
+    drain(stack, stack.attempts + 1)
     # THEN it ran exactly maxReceiveCount times, reads dead with the last error
-    assert len(sample_tasks.attempts_seen) == stack.max_receive_count
+    assert len(sample_tasks.attempts_seen) == stack.attempts
     status = stack.task_status(task_id)
     assert status["status"] == "dead"
-    assert status["last_error"] == f"RuntimeError: transient failure {stack.max_receive_count}"
+    assert status["last_error"] == f"RuntimeError: transient failure {stack.attempts}"
     # AND the queue moved the message to the dead-letter queue
     assert stack.receive_messages() == []
     [dead] = stack.receive_messages(stack.dead_letter_queue_url)
@@ -199,7 +237,7 @@ def test_redrive_requeues_dead_tasks_which_then_succeed(stack: Stack) -> None:
     task_id = sender(stack).send(
         stack.process_file_task, stack.process_file_arguments("uploads/local/late.txt")
     )
-    drain(stack, stack.max_receive_count + 1)
+    drain(stack, stack.attempts + 1)
     assert stack.task_status(task_id)["status"] == "dead"
     # WHEN the file arrives and an operator redrives the dead-letter queue
     stack.upload("uploads/local/late.txt", b"1\n2\n")
@@ -222,23 +260,70 @@ def test_redrive_requeues_dead_tasks_which_then_succeed(stack: Stack) -> None:
 def test_status_never_moves_backwards(stack: Stack) -> None:
     store = TaskStatusStore(aws.dynamodb(), stack.task_table, timedelta(days=1))
     store.create_queued("t1", "process_file", None, owner="local")
-    assert store.mark_running("t1", 1)
-    assert store.mark_failed("t1", 1, "boom", 2)
-    assert store.mark_running("t1", 2)
-    # A late writer from attempt 1 cannot overwrite attempt 2
-    assert not store.mark_failed("t1", 1, "stale", 2)
-    assert store.mark_succeeded("t1", 2, {"ok": True})
-    # Nothing moves a finished task
-    assert not store.mark_running("t1", 3)
-    assert not store.mark_failed("t1", 3, "late", 2)
-    assert not store.mark_dead("t1", 3, "late")
+
+    def claim(lease: str, receive_count: int, seconds: float = 60) -> bool:
+        return store.claim(
+            "t1",
+            owner="local",
+            receive_count=receive_count,
+            max_receives=3,
+            lease_token=lease,
+            lease_seconds=seconds,
+        ).claimed
+
+    # GIVEN attempt 1 claimed, then failed
+    assert claim("a", 1)
+    assert not claim("dup", 1)  # a duplicate delivery cannot take a live lease
+    assert store.finish("t1", "a", TaskState.FAILED, error="boom", retry_in=2)
+    # WHEN attempt 2 claims it, a late writer from attempt 1 cannot overwrite attempt 2
+    assert claim("b", 2)
+    assert not store.finish("t1", "a", TaskState.FAILED, error="stale")
+    assert store.finish("t1", "b", TaskState.SUCCEEDED, result={"ok": True})
+    # THEN nothing moves a finished task
+    assert not claim("c", 3)
+    assert not store.mark_dead_unclaimed("t1", "late")
+    assert not store.requeue("t1")
     status = store.get("t1")
     assert status is not None
     assert status.status == "succeeded"
+    assert status.attempts == 2
     assert status.result == {"ok": True}
     assert status.last_error is None
-    # The record expires (DynamoDB TTL) about a day after its last write
+    # AND the record expires (DynamoDB TTL) about a day after its last write
     assert abs(status.expires_at - (status.updated_at + timedelta(days=1)).timestamp()) < 5
+
+
+def test_a_status_reads_running_only_while_its_lease_lasts(stack: Stack) -> None:
+    # GIVEN a task claimed on its last receive by a worker that was then killed
+    stack.store.create_queued("t2", "process_file", None, owner="local")
+    stack.store.claim(
+        "t2", owner="local", receive_count=3, max_receives=3, lease_token="k", lease_seconds=0.2
+    )
+    status = stack.store.get("t2")
+    assert status is not None
+    assert status.status == "running"
+    # WHEN its lease has ended THEN it reads dead, with the reason
+    time.sleep(0.3)
+    status = stack.store.get("t2")
+    assert status is not None
+    assert status.status == "dead"
+    assert status.last_error == "the worker did not finish its last attempt (timeout or crash)"
+    # AND the client sees the same through the API
+    assert stack.task_status("t2")["status"] == "dead"
+
+
+def test_a_record_past_its_expiry_is_not_found(stack: Stack) -> None:
+    # GIVEN a record whose expires_at has passed, which DynamoDB's lazy TTL has not deleted yet
+    stack.store.create_queued("t3", "process_file", None, owner="local")
+    stack.dynamodb.update_item(
+        TableName=stack.task_table,
+        Key={"task_id": {"S": "t3"}},
+        UpdateExpression="SET expires_at = :past",
+        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
+    )
+    # THEN it reads as not found
+    assert stack.store.get("t3") is None
+    assert stack.api("get-task", path="/tasks/t3")["statusCode"] == 404
 
 
 def test_metrics_are_emitted_for_sent_and_succeeded(
@@ -278,6 +363,147 @@ def test_fifo_queue_groups_by_task_and_deduplicates_by_id(stack: Stack) -> None:
     )
     messages = stack.receive_messages(fifo)
     groups = {json.loads(m["Body"])["task_id"]: m["Attributes"]["MessageGroupId"] for m in messages}
-    assert groups == {ids[0]: "test_measure_blob", ids[1]: "k"}
+    # THEN each task is its own group unless the caller gives a key for an order
+    assert groups == {ids[0]: ids[0], ids[1]: "k"}
     with pytest.raises(ValueError, match="FIFO"):
         fifo_sender.send(sample_tasks.measure_blob, sample_tasks.Blob(text="c"), delay_seconds=5)
+
+
+def kill_tasks(stack: Stack, count: int) -> list[str]:
+    """``count`` tasks that die at once (PermanentTaskError) and wait in the DLQ."""
+    ids = sender(stack).send_many(
+        [
+            TaskRequest(
+                sample_tasks.flaky, sample_tasks.Flaky(succeed_on_attempt=1, permanent=True)
+            )
+            for _ in range(count)
+        ]
+    )
+    drain(stack, 1)
+    return ids
+
+
+def test_redrive_honours_its_limit_per_message(stack: Stack) -> None:
+    # GIVEN three dead tasks in the dead-letter queue
+    ids = kill_tasks(stack, 3)
+    # WHEN an operator redrives one
+    report = redrive_dead_tasks(
+        sqs=aws.sqs(),
+        store=stack.store,
+        dead_letter_queue_url=stack.dead_letter_queue_url,
+        queue_url=stack.queue_url,
+        limit=1,
+        wait_seconds=0,
+    )
+    # THEN exactly one is requeued, and the other two still wait, dead
+    assert len(report.requeued) == 1
+    assert len(stack.receive_messages()) == 1
+    assert len(stack.receive_messages(stack.dead_letter_queue_url)) == 2
+    states = sorted(stack.task_status(task_id)["status"] for task_id in ids)
+    assert states == ["dead", "dead", "queued"]
+
+
+def test_redrive_moves_past_messages_that_are_not_tasks(stack: Stack) -> None:
+    # GIVEN twelve messages that are not tasks at the front of the DLQ, then a dead task
+    for n in range(12):
+        stack.sqs.send_message(QueueUrl=stack.dead_letter_queue_url, MessageBody=f"junk {n}")
+    [task_id] = kill_tasks(stack, 1)
+    # WHEN the DLQ is redriven
+    report = redrive_dead_tasks(
+        sqs=aws.sqs(),
+        store=stack.store,
+        dead_letter_queue_url=stack.dead_letter_queue_url,
+        queue_url=stack.queue_url,
+        wait_seconds=0,
+    )
+    # THEN the task is requeued and the junk is left where it was
+    assert report.requeued == [task_id]
+    assert report.left_in_dead_letter_queue == 12
+
+
+def test_redrive_leaves_a_task_dead_when_its_send_fails(stack: Stack) -> None:
+    from tests.faults import AwsFaults, Fault
+
+    # GIVEN a dead task, and SQS refusing the send back to the task queue
+    [task_id] = kill_tasks(stack, 1)
+    faults = AwsFaults(aws.sqs())
+    faults.add(Fault("SendMessage", "AccessDenied", status=403))
+    try:
+        with pytest.raises(Exception, match="AccessDenied"):
+            redrive_dead_tasks(
+                sqs=aws.sqs(),
+                store=stack.store,
+                dead_letter_queue_url=stack.dead_letter_queue_url,
+                queue_url=stack.queue_url,
+                wait_seconds=0,
+            )
+    finally:
+        faults.remove()
+    # THEN its status still says dead (it is in the DLQ), never queued
+    assert stack.task_status(task_id)["status"] == "dead"
+
+
+@pytest.mark.parametrize(
+    ("environment", "says"),
+    [
+        ({"TASK_QUEUE_URL": "", "DEAD_LETTER_QUEUE_URL": ""}, "set TASK_QUEUE_URL, DEAD_LETTER"),
+        ({"TASK_TABLE_NAME": None}, "set TASK_TABLE_NAME"),
+        ({"TASK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/nope"}, None),
+        ({"TASK_TABLE_NAME": "no-such-table"}, "no table 'no-such-table': set TASK_TABLE_NAME"),
+        ({"AWS_REGION": None, "AWS_DEFAULT_REGION": None}, "no AWS region: set AWS_REGION"),
+    ],
+)
+def test_redrive_tool_says_what_to_set_in_one_line(
+    stack: Stack,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    environment: dict[str, str | None],
+    says: str | None,
+) -> None:
+    from app.tasks import redrive
+
+    kill_tasks(stack, 1)
+    # GIVEN a misconfigured environment
+    for name, value in environment.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    wiring.reset()
+    # WHEN the tool runs THEN it exits non-zero with one line that says what to set
+    assert redrive.main([]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith("error: ")
+    assert (says or "no such queue") in err
+
+
+def test_the_api_passes_the_requests_trace_header_to_the_queue(
+    stack: Stack, calls: list[tuple[str, dict[str, Any]]]
+) -> None:
+    from app.api.handler import handler
+    from tests.lambda_context import FakeContext
+
+    # GIVEN a request that API Gateway traced with X-Ray
+    event = stack.load_event("process")
+    event["headers"]["x-amzn-trace-id"] = "Root=1-67891233-abcdef012345678912345678"
+    # WHEN it queues a task
+    response = handler(event, FakeContext())
+    # THEN the message SQS got carries the trace header
+    assert response["statusCode"] == 202, response["body"]
+    [entry] = calls[0][1]["Entries"]
+    header = entry["MessageSystemAttributes"]["AWSTraceHeader"]["StringValue"]
+    assert header == "Root=1-67891233-abcdef012345678912345678"
+
+
+def test_a_claim_checked_payload_is_renewed_each_time_it_is_read(stack: Stack) -> None:
+    # GIVEN a task whose arguments went to S3
+    task_id = sender(stack).send(sample_tasks.measure_blob, sample_tasks.Blob(text="y" * 300_000))
+    key = f"payloads/{task_id}.json"
+    # WHEN the worker runs it
+    drain(stack, 1)
+    # THEN the payload was rewritten in place (a new version: its age for the lifecycle rule
+    # starts again), so it outlives any redrive of its message
+    versions = stack.s3.list_object_versions(Bucket=stack.bucket, Prefix=key)["Versions"]
+    assert len(versions) == 2
+    assert stack.task_status(task_id)["status"] == "succeeded"

@@ -29,6 +29,7 @@ from schemathesis.specs.openapi.checks import (
 from app import aws
 from app.api.main import app
 from app.tasks.envelope import TaskEnvelope
+from app.tasks.lifecycle import TaskState
 from tests.functional.stack import Stack
 from tests.fuzz.conftest import generated_cases
 
@@ -113,10 +114,24 @@ def seed_statuses(stack: Stack) -> list[str]:
     for task_id in ("queued", "running", "succeeded", "failed", "dead"):
         store.create_queued(task_id, name, correlation_id=f"fuzz-{task_id}", owner="local")
         if task_id != "queued":
-            store.mark_running(task_id, 1)
-    store.mark_succeeded("succeeded", 1, {"size_bytes": 3, "ratio": 0.5, "rows": [1, 2.5, "x"]})
-    store.mark_failed("failed", 1, "UploadMissingError: not there yet", retry_in=2)
-    store.mark_dead("dead", 1, "PermanentTaskError: invalid arguments")
+            store.claim(
+                task_id,
+                owner="local",
+                receive_count=1,
+                max_receives=5,
+                lease_token=task_id,
+                lease_seconds=3600,
+            )
+    store.finish(
+        "succeeded",
+        "succeeded",
+        TaskState.SUCCEEDED,
+        result={"size_bytes": 3, "ratio": 0.5, "rows": [1, 2.5, "x"]},
+    )
+    store.finish(
+        "failed", "failed", TaskState.FAILED, error="UploadMissingError: not there", retry_in=2
+    )
+    store.finish("dead", "dead", TaskState.DEAD, error="PermanentTaskError: invalid arguments")
     return ["queued", "running", "succeeded", "failed", "dead"]
 
 

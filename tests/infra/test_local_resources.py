@@ -48,7 +48,7 @@ def test_queues_take_their_settings_from_the_template(
     # AND the redrive policy names the dead-letter queue's real ARN
     assert json.loads(attributes["RedrivePolicy"]) == {
         "deadLetterTargetArn": created.attribute("DeadLetterQueue", "Arn"),
-        "maxReceiveCount": 5,
+        "maxReceiveCount": 7,
     }
     dlq = queue_attributes(created, "DeadLetterQueue")
     assert dlq["MessageRetentionPeriod"] == str(
@@ -65,9 +65,7 @@ def test_a_parameter_override_reaches_the_redrive_policy(template: Template, aws
     assert policy["maxReceiveCount"] == 2
 
 
-@pytest.mark.parametrize(
-    ("table_id", "ttl_attribute"), [("TaskTable", "expires_at"), ("IdempotencyTable", "expiration")]
-)
+@pytest.mark.parametrize(("table_id", "ttl_attribute"), [("TaskTable", "expires_at")])
 def test_tables_take_key_schema_billing_and_ttl_from_the_template(
     template: Template, created: Physical, table_id: str, ttl_attribute: str
 ) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from app.config import Settings
-from app.tasks.sender import PAYLOAD_PREFIX
+from app.tasks.envelope import PAYLOAD_PREFIX
 from infra.local.resources import planned_physical
 from infra.local.template import (
     LOCAL_PARAMETERS,
@@ -164,12 +164,12 @@ def test_task_queue_redrives_to_the_dlq_after_the_max_receive_count(
     # GIVEN the task queue's redrive policy and the worker's environment
     policy = redrive(template, "TaskQueue")
     worker_env = function_environment(template, "WorkerFunction", physical)
-    # THEN the DLQ receives after MaxReceiveCount (default 5), the count the worker is told
+    # THEN the DLQ receives after MaxReceiveCount (default 7), the count the worker is told
     assert policy is not None
     assert policy.dead_letter_queue_id == "DeadLetterQueue"
-    assert policy.max_receive_count == 5
-    assert template["Parameters"]["MaxReceiveCount"]["Default"] == 5
-    assert worker_env["MAX_RECEIVE_COUNT"] == "5"
+    assert policy.max_receive_count == 7
+    assert template["Parameters"]["MaxReceiveCount"]["Default"] == 7
+    assert worker_env["MAX_RECEIVE_COUNT"] == "7"
     assert worker_env["DEAD_LETTER_QUEUE_URL"] == physical.ref("DeadLetterQueue")
     # AND an override moves both together
     overridden = redrive(template, "TaskQueue", {"MaxReceiveCount": "3"})
@@ -198,7 +198,7 @@ def test_data_is_encrypted_at_rest(template: Template) -> None:
 
 @pytest.mark.parametrize(
     ("table_id", "key", "ttl"),
-    [("TaskTable", "task_id", "expires_at"), ("IdempotencyTable", "id", "expiration")],
+    [("TaskTable", "task_id", "expires_at")],
 )
 def test_tables_are_on_demand_with_ttl_and_point_in_time_recovery(
     template: Template, table_id: str, key: str, ttl: str
@@ -304,10 +304,9 @@ def test_worker_runs_with_its_own_role_of_exact_grants(
         assert granted[f"sqs:{action}"] == {queue}
     # AND dead-letters into the DLQ only
     assert granted["sqs:SendMessage"] == {physical.attribute("DeadLetterQueue", "Arn")}
-    # AND reads and updates task records one at a time (no Scan, Query, Batch*)
+    # AND updates task records one at a time (no read, Scan, Query, Batch*): claim and outcome
     task_table = physical.attribute("TaskTable", "Arn")
     assert {a: r for a, r in granted.items() if a.startswith("dynamodb:")} == {
-        "dynamodb:GetItem": {task_table},
         "dynamodb:UpdateItem": {task_table},
     }
     # AND reads uploads and claim-checked arguments, writes results, nothing else in the bucket
@@ -316,7 +315,8 @@ def test_worker_runs_with_its_own_role_of_exact_grants(
         f"{bucket}/{PAYLOAD_PREFIX}*",
         f"{bucket}/results/*",
     }
-    assert granted["s3:PutObject"] == {f"{bucket}/results/*"}
+    # AND renews claim-checked arguments' age by copying them onto themselves
+    assert granted["s3:PutObject"] == {f"{bucket}/results/*", f"{bucket}/{PAYLOAD_PREFIX}*"}
     assert granted["s3:ListBucket"] == {bucket}
     # AND its managed policies are only the logs and X-Ray ones SAM gives every function
     arns = properties(template, "WorkerRole")["ManagedPolicyArns"]
@@ -400,7 +400,7 @@ def test_every_setting_of_the_app_is_given_by_the_template(
     assert worker["POWERTOOLS_SERVICE_NAME"] == "worker"
     assert api["TASK_QUEUE_URL"] == worker["TASK_QUEUE_URL"] == physical.ref("TaskQueue")
     assert {"SENDER_EMAIL"} <= api.keys()
-    assert {"IDEMPOTENCY_TABLE_NAME", "DEAD_LETTER_QUEUE_URL", "MAX_RECEIVE_COUNT"} <= worker.keys()
+    assert {"DEAD_LETTER_QUEUE_URL", "MAX_RECEIVE_COUNT"} <= worker.keys()
 
 
 def test_env_json_matches_the_template_for_the_local_stack(

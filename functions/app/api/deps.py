@@ -1,6 +1,6 @@
 """Dependencies, as Annotated aliases so that route signatures read like prose."""
 
-from datetime import timedelta
+import os
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -70,16 +70,23 @@ MailerDep = Annotated[Mailer, Depends(get_mailer)]
 
 
 def get_status_store(settings: SettingsDep) -> TaskStatusStore:
-    return TaskStatusStore(
-        aws.dynamodb(), settings.task_table_name, timedelta(days=settings.task_ttl_days)
-    )
+    return TaskStatusStore.from_settings(aws.dynamodb(), settings)
 
 
 StatusStore = Annotated[TaskStatusStore, Depends(get_status_store)]
 
 
+def get_trace_header(request: Request) -> str | None:
+    """The request's X-Ray trace header: API Gateway's, else the one Lambda sets per invoke."""
+    return request.headers.get("x-amzn-trace-id") or os.environ.get("_X_AMZN_TRACE_ID")
+
+
 def get_task_sender(
-    settings: SettingsDep, store: StatusStore, correlation_id: CorrelationId, owner: Owner
+    settings: SettingsDep,
+    store: StatusStore,
+    correlation_id: CorrelationId,
+    owner: Owner,
+    trace_header: Annotated[str | None, Depends(get_trace_header)],
 ) -> TaskSender:
     return TaskSender(
         sqs=aws.sqs(),
@@ -89,6 +96,7 @@ def get_task_sender(
         bucket=settings.bucket_name,
         owner=owner,
         correlation_id=correlation_id,
+        trace_header=trace_header,
         metrics_namespace=settings.powertools_metrics_namespace,
     )
 

@@ -46,14 +46,19 @@ def server_error(
 
 async def _task_not_accepted(request: Request, error: TaskSendError) -> JSONResponse:
     # str(error) carries SQS's own words (they can name the queue's ARN): log them only.
-    logger.error("tasks not accepted", extra={"reason": str(error), "accepted": error.accepted})
+    logger.error(
+        "tasks not accepted",
+        extra={"reason": str(error), "accepted": error.accepted, "may_run": error.may_run},
+    )
     response = server_error(
         request,
         "tasks_not_accepted",
-        "The task queue did not accept every task. Tasks listed as accepted will run; "
-        "send the others again.",
+        "The task queue did not accept every task. Tasks listed as accepted will run; those "
+        "under may_run may run (poll their status before sending them again); send the others "
+        "again.",
         status.HTTP_503_SERVICE_UNAVAILABLE,
         accepted=error.accepted,
+        may_run=error.may_run,
     )
     response.headers["Retry-After"] = "5"
     return response

@@ -20,7 +20,7 @@ app.openapi()
 adapter = PostResponseHandler(app, warm_path="/health")
 if platform.is_snapstart():
     # Each environment restored from the snapshot opens its own connections.
-    snapstart.register(before_snapshot=lambda: None, after_restore=aws.create_clients)
+    snapstart.register(before_snapshot=lambda: None, after_restore=aws.renew_clients)
 
 
 @logger.inject_lambda_context

@@ -1,24 +1,34 @@
 """Move dead-lettered tasks back to the task queue: ``python -m app.tasks.redrive``.
 
-Each task's status goes back to ``queued`` and its envelope's ``attempt`` is raised by one,
-so the worker sees a fresh series of receives. Messages that are not task envelopes stay in
-the dead-letter queue for a person to look at; tasks that already succeeded are dropped.
+Each task's envelope goes back with its ``attempt`` raised by one, so the worker sees a fresh
+series of receives, and its status reads ``queued`` once the message has left the dead-letter
+queue (never before: a failed send leaves it ``dead``, where it is). Messages that are not
+task envelopes stay in the dead-letter queue for a person to look at; tasks that already
+succeeded are dropped.
+
+It reads TASK_QUEUE_URL, DEAD_LETTER_QUEUE_URL and TASK_TABLE_NAME (the stack's outputs
+TaskQueueUrl, DeadLetterQueueUrl and TaskTableName) and the usual AWS variables.
 """
 
 import argparse
+import sys
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 from pydantic import ValidationError
 
-from app import aws
-from app.config import get_settings
 from app.tasks.envelope import TaskEnvelope
-from app.tasks.status import TaskState, TaskStatusStore
+from app.tasks.lifecycle import TaskState
+from app.tasks.status import TaskStatusStore
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
+
+# Long enough to requeue a received batch before another receive could see it again.
+RECEIVE_VISIBILITY_SECONDS = 60
+WAIT_SECONDS = 2  # long poll: a short poll samples few SQS servers and can miss messages
 
 
 @dataclass
@@ -35,87 +45,156 @@ def redrive_dead_tasks(
     dead_letter_queue_url: str,
     queue_url: str,
     limit: int | None = None,
+    wait_seconds: int = WAIT_SECONDS,
 ) -> RedriveReport:
+    """Requeue up to ``limit`` tasks (all, by default) from the dead-letter queue."""
     report = RedriveReport()
     seen: set[str] = set()
     while limit is None or len(report.requeued) < limit:
+        wanted = 10 if limit is None else min(10, limit - len(report.requeued))
         messages = sqs.receive_message(
             QueueUrl=dead_letter_queue_url,
-            MaxNumberOfMessages=10,
+            MaxNumberOfMessages=wanted,
             MessageAttributeNames=["All"],
             MessageSystemAttributeNames=["MessageGroupId"],
-            VisibilityTimeout=60,
-            WaitTimeSeconds=0,
+            VisibilityTimeout=RECEIVE_VISIBILITY_SECONDS,
+            WaitTimeSeconds=wait_seconds,
         ).get("Messages", [])
         fresh = [message for message in messages if message["MessageId"] not in seen]
         if not fresh:
             break
         for message in fresh:
             seen.add(message["MessageId"])
-            try:
-                envelope = TaskEnvelope.model_validate_json(message["Body"])
-            except ValidationError:
-                report.left_in_dead_letter_queue += 1
-                continue
-            status = store.get(envelope.task_id)
-            if status is not None and status.status is TaskState.SUCCEEDED:
-                report.already_succeeded.append(envelope.task_id)
-            else:
-                if status is None:
-                    store.create_queued(
-                        envelope.task_id,
-                        envelope.name,
-                        envelope.correlation_id,
-                        owner=envelope.owner,
-                    )
-                else:
-                    store.requeue_dead(envelope.task_id)
-                retry = envelope.model_copy(update={"attempt": envelope.attempt + 1})
-                attributes = {
-                    name: value
-                    for name, value in message.get("MessageAttributes", {}).items()
-                    if name != "dead_letter_reason"
-                }
-                fifo: dict[str, str] = {}
-                if queue_url.endswith(".fifo"):
-                    group = message.get("Attributes", {}).get("MessageGroupId") or envelope.name
-                    fifo = {
-                        "MessageGroupId": group,
-                        "MessageDeduplicationId": f"{envelope.task_id}-{retry.attempt}",
-                    }
-                sqs.send_message(
-                    QueueUrl=queue_url,
-                    MessageBody=retry.message_body(),
-                    MessageAttributes=attributes,
-                    **fifo,  # type: ignore[arg-type]
-                )
-                report.requeued.append(envelope.task_id)
-            sqs.delete_message(
-                QueueUrl=dead_letter_queue_url, ReceiptHandle=message["ReceiptHandle"]
-            )
+            _redrive_one(sqs, store, message, dead_letter_queue_url, queue_url, report)
     return report
+
+
+def _redrive_one(
+    sqs: "SQSClient",
+    store: TaskStatusStore,
+    message: "MessageTypeDef",
+    dead_letter_queue_url: str,
+    queue_url: str,
+    report: RedriveReport,
+) -> None:
+    try:
+        envelope = TaskEnvelope.model_validate_json(message["Body"])
+    except ValidationError:
+        # Not ours to move: it stays (hidden for this run, so the next receive moves past it).
+        report.left_in_dead_letter_queue += 1
+        return
+    record = store.get_record(envelope.task_id)
+    if record is not None and record.state is TaskState.SUCCEEDED:
+        report.already_succeeded.append(envelope.task_id)
+    else:
+        if record is None:
+            # Nothing runs without a status: one that expired is written again.
+            store.create_queued(
+                envelope.task_id, envelope.name, envelope.correlation_id, owner=envelope.owner
+            )
+        retry = envelope.model_copy(update={"attempt": envelope.attempt + 1})
+        attributes = {
+            name: value
+            for name, value in message.get("MessageAttributes", {}).items()
+            if name != "dead_letter_reason"
+        }
+        fifo: dict[str, str] = {}
+        if queue_url.endswith(".fifo"):
+            group = message.get("Attributes", {}).get("MessageGroupId") or envelope.task_id
+            fifo = {
+                "MessageGroupId": group,
+                "MessageDeduplicationId": f"{envelope.task_id}-{retry.attempt}",
+            }
+        sqs.send_message(
+            QueueUrl=queue_url,
+            MessageBody=retry.message_body(),
+            MessageAttributes=attributes,
+            **fifo,  # type: ignore[arg-type]
+        )
+        report.requeued.append(envelope.task_id)
+    sqs.delete_message(QueueUrl=dead_letter_queue_url, ReceiptHandle=message["ReceiptHandle"])
+    if record is not None and record.state is not TaskState.SUCCEEDED:
+        # Only now that the message has left the DLQ; a worker may already hold it, and then
+        # the requeue is refused (its lease wins).
+        store.requeue(envelope.task_id)
+
+
+class RedriveSetupError(Exception):
+    """The tool cannot reach the queues or table it was pointed at: say what to set."""
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--limit", type=int, default=None, help="requeue at most this many")
     arguments = parser.parse_args(argv)
-    settings = get_settings()
-    report = redrive_dead_tasks(
-        sqs=aws.sqs(),
-        store=TaskStatusStore(
-            aws.dynamodb(), settings.task_table_name, timedelta(days=settings.task_ttl_days)
-        ),
-        dead_letter_queue_url=settings.dead_letter_queue_url,
-        queue_url=settings.task_queue_url,
-        limit=arguments.limit,
-    )
+    if arguments.limit is not None and arguments.limit < 1:
+        parser.error("--limit must be at least 1")
+    try:
+        report = _run(arguments.limit)
+    except RedriveSetupError as error:
+        sys.stderr.write(f"error: {error}\n")
+        return 2
     print(
         f"requeued {len(report.requeued)} task(s); "
         f"{len(report.already_succeeded)} had already succeeded; "
         f"{report.left_in_dead_letter_queue} message(s) are not tasks and stay dead-lettered"
     )
     return 0
+
+
+def _run(limit: int | None) -> RedriveReport:
+    from app import aws
+    from app.config import get_settings
+
+    settings = get_settings()
+    missing = [
+        name
+        for name, value in (
+            ("TASK_QUEUE_URL", settings.task_queue_url),
+            ("DEAD_LETTER_QUEUE_URL", settings.dead_letter_queue_url),
+        )
+        if not value
+    ]
+    if "task_table_name" not in settings.model_fields_set:
+        # Its default ("tasks") is no stack's table name.
+        missing.append("TASK_TABLE_NAME")
+    if missing:
+        raise RedriveSetupError(
+            f"set {', '.join(missing)} (the stack's outputs TaskQueueUrl, DeadLetterQueueUrl "
+            "and TaskTableName)"
+        )
+    try:
+        return redrive_dead_tasks(
+            sqs=aws.sqs(),
+            store=TaskStatusStore.from_settings(aws.dynamodb(), settings),
+            dead_letter_queue_url=settings.dead_letter_queue_url,
+            queue_url=settings.task_queue_url,
+            limit=limit,
+        )
+    except NoRegionError as error:
+        raise RedriveSetupError("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION)") from error
+    except NoCredentialsError as error:
+        raise RedriveSetupError(
+            "no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        ) from error
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if "NonExistentQueue" in code or "QueueDoesNotExist" in code:
+            raise RedriveSetupError(
+                f"no such queue ({code}): check TASK_QUEUE_URL={settings.task_queue_url} and "
+                f"DEAD_LETTER_QUEUE_URL={settings.dead_letter_queue_url}"
+            ) from error
+        if code == "ResourceNotFoundException":
+            raise RedriveSetupError(
+                f"no table {settings.task_table_name!r}: set TASK_TABLE_NAME to the stack's "
+                "TaskTableName output"
+            ) from error
+        raise RedriveSetupError(f"AWS refused the redrive: {code or error}") from error
+    except BotoCoreError as error:
+        raise RedriveSetupError(
+            f"cannot reach AWS ({type(error).__name__}: {error}); check AWS_ENDPOINT_URL and "
+            "the network"
+        ) from error
 
 
 if __name__ == "__main__":

@@ -12,6 +12,9 @@ from app.tasks.context import TaskContext
 TaskResult = dict[str, Any]
 # A task takes its typed arguments, and optionally the context it runs in.
 TaskFunction = Callable[[Any], TaskResult] | Callable[[Any, TaskContext], TaskResult]
+# How long a task may take unless it says otherwise: the worker starts a record only while
+# its invocation has this much time left (plus a margin to record the outcome).
+DEFAULT_MAX_SECONDS = 10
 
 
 class UnknownTaskError(LookupError):
@@ -29,6 +32,7 @@ class TaskDefinition[A: BaseModel]:
     arguments: type[A]
     run: TaskFunction
     takes_context: bool = False
+    max_seconds: float = DEFAULT_MAX_SECONDS
 
     def __call__(self, arguments: A, context: TaskContext | None = None) -> TaskResult:
         if self.takes_context:
@@ -44,9 +48,15 @@ class TaskRegistry:
     def __init__(self) -> None:
         self._tasks: dict[tuple[str, int], TaskDefinition[Any]] = {}
 
-    def task(self, name: str, *, version: int = 1) -> "_Register":
-        """Register ``func(arguments: SomeModel[, context: TaskContext]) -> dict`` as ``name``."""
-        return _Register(self, name, version)
+    def task(
+        self, name: str, *, version: int = 1, max_seconds: float = DEFAULT_MAX_SECONDS
+    ) -> "_Register":
+        """Register ``func(arguments: SomeModel[, context: TaskContext]) -> dict`` as ``name``.
+
+        ``max_seconds`` is how long one run may take: a batch starts the task only while its
+        invocation has that much time left.
+        """
+        return _Register(self, name, version, max_seconds)
 
     def add(self, definition: TaskDefinition[Any]) -> None:
         key = (definition.name, definition.version)
@@ -71,6 +81,7 @@ class _Register:
     registry: TaskRegistry
     name: str
     version: int
+    max_seconds: float = DEFAULT_MAX_SECONDS
 
     @overload
     def __call__[A: BaseModel](self, func: Callable[[A], TaskResult]) -> TaskDefinition[A]: ...
@@ -82,7 +93,9 @@ class _Register:
 
     def __call__(self, func: TaskFunction) -> TaskDefinition[Any]:
         arguments, takes_context = _signature(func)
-        definition = TaskDefinition(self.name, self.version, arguments, func, takes_context)
+        definition = TaskDefinition(
+            self.name, self.version, arguments, func, takes_context, self.max_seconds
+        )
         self.registry.add(definition)
         return definition
 

@@ -1,63 +1,81 @@
-"""Running one SQS record as a task: validate, run once, record status, retry or dead-letter."""
+"""Running one SQS record as a task: the worker's record handler.
+
+It asks ``app.tasks.lifecycle`` what to do and carries the answer out against DynamoDB (one
+claim, one outcome write), S3 (claim-checked arguments, large results) and SQS (retry delay,
+dead-letter copy). Nothing here decides; everything here can fail, and is retried in place
+while the invocation has time, because a lost outcome write is what would run an effect twice.
+"""
 
 import json
 import re
+import threading
 import time
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency import (
-    BasePersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from app.observability import bind_correlation_id, logger, metrics
+from app.tasks import lifecycle
 from app.tasks.context import TaskContext
-from app.tasks.envelope import TaskEnvelope
-from app.tasks.registry import PermanentTaskError, TaskRegistry, TaskResult
-from app.tasks.status import TaskStatusStore
+from app.tasks.envelope import MAX_PAYLOAD_BYTES, TaskEnvelope
+from app.tasks.lifecycle import (
+    Delivery,
+    Exhausted,
+    Failed,
+    NotStarted,
+    Outcome,
+    Permanent,
+    QueueAction,
+    RetryPolicy,
+    Succeeded,
+    TaskState,
+)
+from app.tasks.registry import PermanentTaskError, TaskDefinition, TaskRegistry, TaskResult
+from app.tasks.results import StoredResult, store_result
+from app.tasks.status import TaskStatusStore, truncate
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
 
-MAX_VISIBILITY_SECONDS = 12 * 60 * 60  # SQS's limit for ChangeMessageVisibility
+__all__ = ["RetryPolicy", "TaskAttemptFailed", "TaskRunner"]
+
 MAX_MESSAGE_ATTRIBUTES = 10  # SQS's limit per message
 # Copied to the dead-letter queue before other attributes: they tie a message to its request.
 _KEEP_FIRST = ("correlation_id", "task_name")
 # The characters SQS accepts in a body or string attribute; it refuses a message with others.
 _NOT_SQS_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+WRITE_ATTEMPTS = 6  # per write, after botocore's own retries
+# The pauses between those attempts, in seconds, and their sum.
+WRITE_PAUSES = tuple(min(0.05 * 2**attempt, 1.0) for attempt in range(WRITE_ATTEMPTS - 1))
+WRITE_RETRY_SECONDS = sum(WRITE_PAUSES)
+# Time kept back after a task to write its outcome: more than the whole retry schedule, so
+# the invocation's deadline cannot cut in between an effect and its outcome. And a margin
+# added to a lease for clock skew between workers.
+OUTCOME_MARGIN_SECONDS = 3.0
+LEASE_MARGIN_SECONDS = 5.0
+_NO_DEADLINE_MILLIS = 15 * 60 * 1000  # direct calls outside Lambda: Lambda's longest timeout
+
+T = TypeVar("T")
+# Records of a batch run in threads; Powertools' metric set is a plain dict.
+_metrics_lock = threading.Lock()
+
+
+def _metric(name: str, unit: MetricUnit, value: float) -> None:
+    with _metrics_lock:
+        metrics.add_metric(name=name, unit=unit, value=value)
 
 
 class TaskAttemptFailed(Exception):
     """This attempt failed; SQS will deliver the message again after the backoff."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff from SQS's receive count; the queue's maxReceiveCount ends it."""
-
-    max_receive_count: int
-    base_seconds: int
-    max_seconds: int
-
-    def delay(self, receive_count: int) -> int:
-        # The exponent is capped: beyond 2**30 the result is past every limit anyway.
-        delay = self.base_seconds * int(2 ** min(max(receive_count - 1, 0), 30))
-        return min(delay, self.max_seconds, MAX_VISIBILITY_SECONDS)
-
-    def is_last(self, receive_count: int) -> bool:
-        return receive_count >= self.max_receive_count
 
 
 class TaskRunner:
@@ -74,8 +92,8 @@ class TaskRunner:
         dead_letter_queue_url: str,
         bucket: str,
         retry: RetryPolicy,
-        persistence: BasePersistenceLayer,
-        idempotency: IdempotencyConfig,
+        results_prefix: str = "results/",
+        pause: Callable[[float], None] = time.sleep,
     ) -> None:
         self._registry = registry
         self._store = store
@@ -85,11 +103,8 @@ class TaskRunner:
         self._dead_letter_queue_url = dead_letter_queue_url
         self._bucket = bucket
         self._retry = retry
-        self._execute_once: Callable[..., TaskResult] = idempotent_function(
-            data_keyword_argument="envelope",
-            persistence_store=persistence,
-            config=idempotency,
-        )(self._execute)
+        self._results_prefix = results_prefix
+        self._pause = pause
 
     def __call__(self, record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
         correlation_id = _string_attributes(record).get("correlation_id") or record.message_id
@@ -99,96 +114,236 @@ class TaskRunner:
         except ValidationError as error:
             # Retrying cannot fix a message that is not an envelope: park it in the DLQ now.
             self._dead_letter(record, f"not a task envelope: {_summary(error)}")
-            metrics.add_metric(name="MalformedMessages", unit=MetricUnit.Count, value=1)
+            _metric("MalformedMessages", MetricUnit.Count, 1)
             return
         # Context keys, like the correlation id: overlapping invocations keep their own.
         logger.thread_safe_append_keys(task_id=envelope.task_id, task_name=envelope.name)
         try:
-            self._run(record, envelope, lambda_context)
+            self._handle(record, envelope, _remaining(lambda_context))
         finally:
             logger.thread_safe_remove_keys(["task_id", "task_name"])
 
-    def _run(
-        self, record: SQSRecord, envelope: TaskEnvelope, lambda_context: LambdaContext | None
+    def _handle(
+        self, record: SQSRecord, envelope: TaskEnvelope, remaining: Callable[[], int]
     ) -> None:
         receive_count = int(record.attributes.approximate_receive_count or 1)
-        self._store.mark_running(envelope.task_id, receive_count)
+        delivery = Delivery(envelope.owner, receive_count, time.time())
+        if lifecycle.exhausted(delivery, self._retry):
+            self._carry_out(record, envelope, delivery, Exhausted(), lease=None)
+            return
+        definition = self._definition(envelope)
+        budget = (definition.max_seconds if definition else 0) + OUTCOME_MARGIN_SECONDS
+        if remaining() / 1000 < budget:
+            self._carry_out(record, envelope, delivery, NotStarted(), lease=None)
+            return
+        lease = uuid.uuid4().hex
+        claim = self._persist(
+            lambda: self._store.claim(
+                envelope.task_id,
+                owner=envelope.owner,
+                receive_count=receive_count,
+                max_receives=self._retry.max_receive_count,
+                lease_token=lease,
+                lease_seconds=remaining() / 1000 + LEASE_MARGIN_SECONDS,
+            ),
+        )
+        if not claim.claimed:
+            self._not_claimed(record, lifecycle.on_delivery(claim.record, delivery))
+            return
+        if remaining() / 1000 < budget:
+            # The claim itself took the time (throttling, retries): an effect started now
+            # could be cut off by the deadline before its outcome is written.
+            self._carry_out(record, envelope, delivery, NotStarted(), lease=lease)
+            return
         context = TaskContext(
             task_id=envelope.task_id,
             owner=envelope.owner,
             attempt=receive_count,
             correlation_id=envelope.correlation_id,
-            remaining_millis=(
-                lambda_context.get_remaining_time_in_millis
-                if lambda_context is not None
-                else _no_deadline
-            ),
+            remaining_millis=remaining,
         )
         started = time.perf_counter()
-        try:
-            result = self._execute_once(
-                envelope=envelope.model_dump(mode="json"), task_context=context
-            )
-        except PermanentTaskError as error:
-            self._give_up(record, envelope, receive_count, f"{error}")
-            return
-        except IdempotencyAlreadyInProgressError:
-            # Another worker holds this task (a duplicate delivery): look again after a pause.
-            self._retry_later(record, self._retry.delay(receive_count))
-            raise TaskAttemptFailed("the task is already running elsewhere") from None
-        except Exception as error:
-            self._record_failure(record, envelope, receive_count, error)
-            raise TaskAttemptFailed(f"attempt {receive_count} failed") from error
-        finally:
-            metrics.add_metric(
-                name="TaskDuration",
-                unit=MetricUnit.Milliseconds,
-                value=(time.perf_counter() - started) * 1000,
-            )
-        self._store.mark_succeeded(envelope.task_id, receive_count, result)
-        metrics.add_metric(name="TasksSucceeded", unit=MetricUnit.Count, value=1)
-        logger.info("task succeeded", extra={"attempt": receive_count})
+        outcome, result = self._execute(envelope, definition, context)
+        _metric(
+            "TaskDuration",
+            MetricUnit.Milliseconds,
+            (time.perf_counter() - started) * 1000,
+        )
+        self._carry_out(record, envelope, delivery, outcome, lease=lease, result=result)
 
-    def _execute(self, envelope: dict[str, Any], task_context: TaskContext) -> TaskResult:
-        """Runs the task's effect; wrapped so that a redelivered envelope runs it only once."""
-        task = TaskEnvelope.model_validate(envelope)
-        definition = self._registry.get(task.name, task.version)
+    def _not_claimed(self, record: SQSRecord, decision: lifecycle.DeliveryDecision) -> None:
+        match decision:
+            case lifecycle.Skip():
+                logger.info("task already succeeded: its result stands, the message goes")
+                _metric("DuplicatesSkipped", MetricUnit.Count, 1)
+            case lifecycle.DeadLetter(reason):
+                self._dead_letter(record, reason)
+            case lifecycle.Later(seconds):
+                _metric("TasksHeldElsewhere", MetricUnit.Count, 1)
+                self._retry_later(record, seconds)
+                raise TaskAttemptFailed("another worker holds this task")
+            case lifecycle.Run():
+                # The record changed between the claim and its answer (a lease just ended).
+                self._retry_later(record, 0)
+                raise TaskAttemptFailed("the task changed while it was claimed")
+
+    def _execute(
+        self,
+        envelope: TaskEnvelope,
+        definition: TaskDefinition[Any] | None,
+        context: TaskContext,
+    ) -> tuple[Outcome, TaskResult | None]:
         try:
-            arguments = definition.arguments.model_validate(self._load_arguments(task))
-        except ValidationError as error:
-            raise PermanentTaskError(f"invalid arguments: {_summary(error)}") from error
-        return definition(arguments, task_context)
+            if definition is None:
+                # Retried: a deployment that knows the task may be rolling out.
+                definition = self._registry.get(envelope.name, envelope.version)
+            try:
+                arguments = definition.arguments.model_validate(self._load_arguments(envelope))
+            except ValidationError as error:
+                raise PermanentTaskError(f"invalid arguments: {_summary(error)}") from error
+            return Succeeded(), definition(arguments, context)
+        except PermanentTaskError as error:
+            logger.exception("task cannot succeed; it is dead-lettered now")
+            return Permanent(str(error)), None
+        except Exception as error:
+            logger.exception("task attempt failed")
+            return Failed(f"{type(error).__name__}: {error}"), None
+
+    def _carry_out(
+        self,
+        record: SQSRecord,
+        envelope: TaskEnvelope,
+        delivery: Delivery,
+        outcome: Outcome,
+        *,
+        lease: str | None,
+        result: TaskResult | None = None,
+    ) -> None:
+        transition = lifecycle.after_run(delivery, outcome, self._retry)
+        if transition.state is None and lease is not None:
+            # Claimed but not started: give the lease back, so the next receive can run it.
+            transition = replace(
+                transition, state=TaskState.FAILED, error="no time left to start it after its claim"
+            )
+        if (state := transition.state) is not None:
+            if lease is None:
+                self._persist(
+                    lambda: self._store.mark_dead_unclaimed(
+                        envelope.task_id, transition.error or ""
+                    ),
+                )
+            elif state is TaskState.SUCCEEDED:
+                try:
+                    stored = self._persist(
+                        lambda: store_result(
+                            self._s3,
+                            bucket=self._bucket,
+                            results_prefix=self._results_prefix,
+                            owner=envelope.owner,
+                            task_id=envelope.task_id,
+                            result=result or {},
+                        ),
+                    )
+                except (ClientError, BotoCoreError) as error:
+                    # The effect has happened: succeeded without its result beats running
+                    # the effect again.
+                    logger.exception("could not store the task's result")
+                    stored = StoredResult(None, None)
+                    transition = replace(
+                        transition, error=f"the result could not be stored ({type(error).__name__})"
+                    )
+                self._finish(
+                    envelope, lease, transition, result=stored.inline, result_key=stored.key
+                )
+                logger.info("task succeeded", extra={"attempt": delivery.receive_count})
+            else:
+                self._finish(envelope, lease, transition)
+            self._count(state)
+        match transition.action:
+            case QueueAction.DELETE:
+                return
+            case QueueAction.DEAD_LETTER:
+                self._dead_letter(record, transition.error or "dead")
+            case QueueAction.RETRY:
+                self._retry_later(record, transition.delay)
+                raise TaskAttemptFailed(
+                    f"attempt {delivery.receive_count} failed: {transition.error}"
+                )
+
+    def _finish(
+        self,
+        envelope: TaskEnvelope,
+        lease: str,
+        transition: lifecycle.Transition,
+        **result: Any,
+    ) -> None:
+        assert transition.state is not None
+        state = transition.state
+        written = self._persist(
+            lambda: self._store.finish(
+                envelope.task_id,
+                lease,
+                state,
+                error=transition.error,
+                retry_in=transition.delay,
+                **result,
+            ),
+        )
+        if not written:
+            logger.error("the task's lease passed to another worker before its outcome landed")
+
+    def _persist(self, write: Callable[[], T]) -> T:
+        """``write``, tried again after AWS errors (throttling, 5xx, lost connections).
+
+        An outcome that is never written would leave the effect to run again, so writes get
+        more tries than botocore's own; the last error is raised when they are exhausted.
+        """
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                return write()
+            except (ClientError, BotoCoreError):
+                if attempt == WRITE_ATTEMPTS - 1:
+                    raise
+                logger.warning("AWS write failed; trying again", exc_info=True)
+                self._pause(WRITE_PAUSES[attempt])
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _definition(self, envelope: TaskEnvelope) -> TaskDefinition[Any] | None:
+        try:
+            return self._registry.get(envelope.name, envelope.version)
+        except LookupError:
+            return None
 
     def _load_arguments(self, envelope: TaskEnvelope) -> Any:
         if envelope.arguments is not None:
             return envelope.arguments
         assert envelope.arguments_key is not None
         stored = self._s3.get_object(Bucket=self._bucket, Key=envelope.arguments_key)
-        return json.loads(stored["Body"].read())
+        if stored["ContentLength"] > MAX_PAYLOAD_BYTES:
+            stored["Body"].close()
+            raise PermanentTaskError(
+                f"the task's stored arguments are over {MAX_PAYLOAD_BYTES} bytes"
+            )
+        arguments = json.loads(stored["Body"].read(MAX_PAYLOAD_BYTES))
+        # Renew the payload's age on every read, so the bucket's lifecycle rule (days after
+        # the last write) outlives this message and any redrive of it; see template.yaml.
+        self._s3.copy_object(
+            Bucket=self._bucket,
+            Key=envelope.arguments_key,
+            CopySource={"Bucket": self._bucket, "Key": envelope.arguments_key},
+            MetadataDirective="REPLACE",
+            ContentType="application/json",
+        )
+        return arguments
 
-    def _record_failure(
-        self, record: SQSRecord, envelope: TaskEnvelope, receive_count: int, error: Exception
-    ) -> None:
-        message = f"{type(error).__name__}: {error}"
-        if self._retry.is_last(receive_count):
-            self._store.mark_dead(envelope.task_id, receive_count, message)
-            metrics.add_metric(name="TasksDead", unit=MetricUnit.Count, value=1)
-            logger.exception("task failed for the last time; the queue dead-letters it")
-            # Visible again at once, so the queue's redrive moves it to the DLQ now.
-            self._retry_later(record, 0)
-            return
-        delay = self._retry.delay(receive_count)
-        self._store.mark_failed(envelope.task_id, receive_count, message, delay)
-        metrics.add_metric(name="TasksFailed", unit=MetricUnit.Count, value=1)
-        logger.exception("task failed; it will be retried", extra={"retry_in_seconds": delay})
-        self._retry_later(record, delay)
-
-    def _give_up(
-        self, record: SQSRecord, envelope: TaskEnvelope, receive_count: int, reason: str
-    ) -> None:
-        self._store.mark_dead(envelope.task_id, receive_count, reason)
-        metrics.add_metric(name="TasksDead", unit=MetricUnit.Count, value=1)
-        self._dead_letter(record, reason)
+    def _count(self, state: TaskState) -> None:
+        name = {
+            TaskState.SUCCEEDED: "TasksSucceeded",
+            TaskState.FAILED: "TasksFailed",
+            TaskState.DEAD: "TasksDead",
+        }.get(state)
+        if name:
+            _metric(name, MetricUnit.Count, 1)
 
     def _retry_later(self, record: SQSRecord, delay: int) -> None:
         try:
@@ -206,6 +361,7 @@ class TaskRunner:
         logger.error(
             "message dead-lettered", extra={"reason": reason, "message_id": record.message_id}
         )
+        _metric("MessagesDeadLettered", MetricUnit.Count, 1)
         copied = [
             (name, value)
             for name, value in _string_attributes(record).items()
@@ -220,38 +376,44 @@ class TaskRunner:
         }
         attributes["dead_letter_reason"] = {
             "DataType": "String",
-            "StringValue": _sqs_text(reason)[:1000],
+            "StringValue": truncate(_sqs_text(reason)),
         }
+        fifo: dict[str, str] = {}
         if self._dead_letter_queue_url.endswith(".fifo"):
-            self._sqs.send_message(
+            # Keep the message's own group, so a redrive restores its order.
+            fifo = {
+                "MessageGroupId": record.attributes.message_group_id or "dead-letters",
+                "MessageDeduplicationId": record.message_id,
+            }
+        self._persist(
+            lambda: self._sqs.send_message(
                 QueueUrl=self._dead_letter_queue_url,
                 MessageBody=record.body,
                 MessageAttributes=attributes,
-                # Keep the message's own group, so a redrive restores its order.
-                MessageGroupId=record.attributes.message_group_id or "dead-letters",
-                MessageDeduplicationId=record.message_id,
-            )
-            return
-        self._sqs.send_message(
-            QueueUrl=self._dead_letter_queue_url,
-            MessageBody=record.body,
-            MessageAttributes=attributes,
+                **fifo,  # type: ignore[arg-type]
+            ),
         )
 
 
-def _no_deadline() -> int:
-    """Outside Lambda (direct calls in tests) a task has no invocation deadline."""
-    return 15 * 60 * 1000
+def _remaining(lambda_context: LambdaContext | None) -> Callable[[], int]:
+    if lambda_context is None:
+        return lambda: _NO_DEADLINE_MILLIS
+    return lambda_context.get_remaining_time_in_millis
 
 
 def _string_attributes(record: SQSRecord) -> dict[str, str]:
-    """The record's string message attributes (Lambda's lowercase event shape)."""
-    raw: dict[str, Any] = record.raw_event.get("messageAttributes") or {}
-    return {
-        name: value["stringValue"]
-        for name, value in raw.items()
-        if isinstance(value, dict) and isinstance(value.get("stringValue"), str)
-    }
+    """The record's string message attributes."""
+    found: dict[str, str] = {}
+    try:
+        attributes = record.message_attributes.items()
+    except (KeyError, TypeError, AttributeError):  # a record without (well-formed) attributes
+        return found
+    for name, attribute in attributes:
+        raw = attribute.raw_event
+        value = raw.get("stringValue") if isinstance(raw, dict) else None
+        if isinstance(value, str):
+            found[name] = value
+    return found
 
 
 def _sqs_text(text: str) -> str:

@@ -1,18 +1,22 @@
 """Sending tasks: status record first, then SQS (batched), so nothing is accepted unseen."""
 
 import json
-import os
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+)
 from pydantic import BaseModel
 
 from app.observability import logger
-from app.tasks.envelope import TaskEnvelope
+from app.tasks.envelope import TaskEnvelope, payload_key
 from app.tasks.registry import TaskDefinition
 from app.tasks.status import TaskStatusStore
 
@@ -25,7 +29,6 @@ MAX_DELAY_SECONDS = 900  # SQS's own limit for DelaySeconds
 SQS_BATCH_ENTRIES = 10  # SQS's limit for SendMessageBatch
 SQS_BATCH_BYTES = 1024 * 1024  # SQS's limit for one message and for a whole batch
 CLAIM_CHECK_BYTES = 256 * 1024  # larger arguments go to S3, so a batch still carries several
-PAYLOAD_PREFIX = "payloads/"
 
 
 class InvalidTaskRequest(ValueError):
@@ -33,11 +36,26 @@ class InvalidTaskRequest(ValueError):
 
 
 class TaskSendError(Exception):
-    """SQS refused the message(s); those tasks were not accepted."""
+    """Some tasks were not accepted: SQS refused them, or its answer never came back.
 
-    def __init__(self, message: str, accepted: Sequence[str] = ()) -> None:
+    ``accepted`` will run. ``may_run`` were sent but SQS's answer was lost (a read timeout, a
+    5xx after retries): they may run, and their status records stay so a client can see
+    whether they do. The rest were refused and never run.
+    """
+
+    def __init__(
+        self, message: str, accepted: Sequence[str] = (), may_run: Sequence[str] = ()
+    ) -> None:
         super().__init__(message)
         self.accepted = list(accepted)
+        self.may_run = list(may_run)
+
+
+@dataclass(frozen=True)
+class _Unsent:
+    reason: str
+    # True when SQS may have taken the message although the call failed.
+    maybe_sent: bool
 
 
 @dataclass(frozen=True)
@@ -70,8 +88,11 @@ class TaskSender:
         bucket: str,
         owner: str,
         correlation_id: str | None = None,
+        trace_header: str | None = None,
         metrics_namespace: str | None = None,
     ) -> None:
+        """``trace_header`` is the request's X-Ray header (Lambda's ``_X_AMZN_TRACE_ID``),
+        passed on to SQS so the worker's trace links to the request's."""
         self._sqs = sqs
         self._owner = owner
         self._s3 = s3
@@ -79,6 +100,7 @@ class TaskSender:
         self._queue_url = queue_url
         self._bucket = bucket
         self._correlation_id = correlation_id
+        self._trace_header = trace_header
         self._metrics_namespace = metrics_namespace
         self._fifo = queue_url.endswith(".fifo")
 
@@ -95,28 +117,63 @@ class TaskSender:
         return self.send_many([request])[0]
 
     def send_many(self, requests: Sequence[TaskRequest]) -> list[str]:
-        """Queue several tasks in as few SendMessageBatch calls as SQS allows."""
+        """Queue several tasks in as few SendMessageBatch calls as SQS allows.
+
+        Each task's status record is written before its message, so nothing runs without a
+        status; a task SQS refused has its record removed again.
+        """
         outgoing = [self._prepare(request) for request in requests]
-        for item in outgoing:
-            self._store.create_queued(
-                item.envelope.task_id, item.envelope.name, self._correlation_id, owner=self._owner
-            )
-        failed: dict[str, str] = {}
+        created: list[str] = []
+        try:
+            for item in outgoing:
+                self._store.create_queued(
+                    item.envelope.task_id,
+                    item.envelope.name,
+                    self._correlation_id,
+                    owner=self._owner,
+                )
+                created.append(item.envelope.task_id)
+        except (ClientError, BotoCoreError) as error:
+            logger.exception("could not record the tasks' status; none was sent")
+            self._discard(created)
+            raise TaskSendError(
+                f"the task status store refused {len(outgoing)} task(s): {_error_code(error)}"
+            ) from error
+        unsent: dict[str, _Unsent] = {}
         for batch in _batches(outgoing):
-            failed.update(self._send_batch(batch))
+            unsent.update(self._send_batch(batch))
         accepted = [
-            item.envelope.task_id for item in outgoing if item.envelope.task_id not in failed
+            item.envelope.task_id for item in outgoing if item.envelope.task_id not in unsent
         ]
         self._emit_sent(len(accepted))
-        if failed:
-            for task_id in failed:
-                self._store.discard_queued(task_id)
-            reasons = "; ".join(sorted(set(failed.values())))
-            raise TaskSendError(
-                f"the task queue refused {len(failed)} of {len(outgoing)} task(s): {reasons}",
-                accepted,
+        if not unsent:
+            return accepted
+        may_run = [task_id for task_id, item in unsent.items() if item.maybe_sent]
+        refused = [task_id for task_id, item in unsent.items() if not item.maybe_sent]
+        self._discard(refused)
+        reasons = "; ".join(sorted({item.reason for item in unsent.values()}))
+        parts = []
+        if refused:
+            parts.append(f"the task queue refused {len(refused)} of {len(outgoing)} task(s)")
+        if may_run:
+            parts.append(
+                f"the task queue's answer for {len(may_run)} of {len(outgoing)} task(s) was "
+                "lost: they may run"
             )
-        return accepted
+        raise TaskSendError(
+            f"{'; '.join(parts)} ({reasons})",
+            accepted,
+            may_run,
+        )
+
+    def _discard(self, task_ids: Sequence[str]) -> None:
+        """Remove refused tasks' records; one that cannot be removed only reads ``queued``
+        until it expires: its task was reported refused and no message exists for it."""
+        for task_id in task_ids:
+            try:
+                self._store.discard_queued(task_id)
+            except (ClientError, BotoCoreError):
+                logger.exception("could not remove a refused task's status", extra={"id": task_id})
 
     def _prepare(self, request: TaskRequest) -> _Outgoing:
         if not 0 <= request.delay_seconds <= MAX_DELAY_SECONDS:
@@ -141,7 +198,7 @@ class TaskSender:
         )
         body = envelope.message_body()
         if len(body.encode()) > CLAIM_CHECK_BYTES:
-            key = f"{PAYLOAD_PREFIX}{task_id}.json"
+            key = payload_key(task_id)
             self._s3.put_object(Bucket=self._bucket, Key=key, Body=json.dumps(arguments).encode())
             envelope = envelope.model_copy(update={"arguments": None, "arguments_key": key})
             body = envelope.message_body()
@@ -157,30 +214,33 @@ class TaskSender:
                 ),
             },
         }
-        trace_header = os.environ.get("_X_AMZN_TRACE_ID")
-        if trace_header:
+        if self._trace_header:
             # Links the worker's X-Ray trace to this request's.
             entry["MessageSystemAttributes"] = {
-                "AWSTraceHeader": {"DataType": "String", "StringValue": trace_header}
+                "AWSTraceHeader": {"DataType": "String", "StringValue": self._trace_header}
             }
         if self._fifo:
-            entry["MessageGroupId"] = request.group_key or definition.name
+            # Each task is its own group unless the caller asks for an order: one group per
+            # task name would serialize every task of a kind.
+            entry["MessageGroupId"] = request.group_key or task_id
             entry["MessageDeduplicationId"] = task_id
         elif request.delay_seconds:
             entry["DelaySeconds"] = request.delay_seconds
         return _Outgoing(envelope, entry, len(body.encode()) + 1024)
 
-    def _send_batch(self, batch: list[_Outgoing]) -> dict[str, str]:
-        """Send one batch; return {task id: reason} for the entries SQS did not take."""
+    def _send_batch(self, batch: list[_Outgoing]) -> dict[str, _Unsent]:
+        """Send one batch; return the entries SQS did not (certainly) take."""
         try:
             response = self._sqs.send_message_batch(
                 QueueUrl=self._queue_url, Entries=[item.entry for item in batch]
             )
         except (ClientError, BotoCoreError) as error:
             logger.exception("SendMessageBatch failed", extra={"tasks": len(batch)})
-            return {item.envelope.task_id: str(error) for item in batch}
+            unsent = _Unsent(_error_code(error), maybe_sent=_maybe_sent(error))
+            return {item.envelope.task_id: unsent for item in batch}
+        # Entries SQS lists as failed were not enqueued, whoever was at fault.
         failures = {
-            failure["Id"]: failure.get("Message") or failure["Code"]
+            failure["Id"]: _Unsent(failure.get("Message") or failure["Code"], maybe_sent=False)
             for failure in response.get("Failed", [])
         }
         if failures:
@@ -197,6 +257,27 @@ class TaskSender:
             namespace=self._metrics_namespace,
         ):
             pass
+
+
+def _maybe_sent(error: Exception) -> bool:
+    """Whether SQS may have enqueued a batch although the call failed.
+
+    A refusal (any 4xx, throttling included) or a connection never made means no; a lost
+    or failed response (read timeout, a 5xx after retries) leaves it unknown.
+    """
+    if isinstance(error, EndpointConnectionError | ConnectTimeoutError):
+        return False
+    if isinstance(error, ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return status >= 500 or status == 0
+    return True
+
+
+def _error_code(error: Exception) -> str:
+    """What a client may read: the AWS error code or the kind of failure, not AWS's text."""
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code", "ClientError"))
+    return type(error).__name__
 
 
 def _batches(outgoing: list[_Outgoing]) -> Iterator[list[_Outgoing]]:

@@ -1,36 +1,38 @@
-"""Task status in DynamoDB: a small state machine written with conditional updates.
+"""Task status in DynamoDB: one record per task is its status, its lease and its run-once key.
 
-queued → running → succeeded | failed (will retry) | dead. Every transition states which
-statuses it may leave, so a late or duplicate writer (a redelivered message, a worker that
-lost its lease) can never move a task backwards.
+The record is written three times for a task that succeeds: ``queued`` by the sender, a claim
+(``running``, with a lease) by the worker, and the outcome. Every write is conditional, so a
+late or duplicate writer (a redelivered message, a worker past its lease, a stale attempt)
+can never move a task backwards; the decisions themselves live in ``app.tasks.lifecycle``.
 """
 
 import json
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
+from app.tasks.lifecycle import CLAIMABLE, Record, TaskState, effective_state
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+    from app.config import Settings
+
+__all__ = ["Claim", "TaskState", "TaskStatus", "TaskStatusStore", "truncate"]
+
+# DynamoDB items are limited to 400 KB; errors are cut well below, results go to S3 above
+# app.tasks.results.INLINE_RESULT_BYTES.
+MAX_ERROR_CHARS = 1000
+
+
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
-
-
-class TaskState(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    DEAD = "dead"
-
-
-_UNFINISHED = (TaskState.QUEUED, TaskState.RUNNING, TaskState.FAILED)
 
 
 class TaskStatus(BaseModel):
@@ -49,7 +51,17 @@ class TaskStatus(BaseModel):
     next_attempt_at: datetime | None = None
     last_error: str | None = None
     result: dict[str, Any] | None = None
+    # A result too large for the record is stored in S3 under this key instead.
+    result_key: str | None = None
     expires_at: int
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim's answer: whether this worker now holds the task, else the record as it was."""
+
+    claimed: bool
+    record: Record | None
 
 
 class TaskStatusStore:
@@ -60,11 +72,20 @@ class TaskStatusStore:
         self._table = table_name
         self._ttl = ttl
 
+    @classmethod
+    def from_settings(cls, client: "DynamoDBClient", settings: "Settings") -> "TaskStatusStore":
+        """The one way the API, the worker and the redrive tool build their store."""
+        return cls(client, settings.task_table_name, timedelta(days=settings.task_ttl_days))
+
+    @property
+    def table_name(self) -> str:
+        return self._table
+
     def create_queued(
         self, task_id: str, name: str, correlation_id: str | None, *, owner: str
     ) -> None:
         now = _now()
-        item = {
+        item: dict[str, Any] = {
             "task_id": task_id,
             "name": name,
             "owner": owner,
@@ -84,136 +105,211 @@ class TaskStatusStore:
 
     def discard_queued(self, task_id: str) -> bool:
         """Remove a record whose message never reached the queue (it was never accepted)."""
+        return self._write(
+            "delete_item",
+            task_id,
+            ConditionExpression="#status = :queued",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":queued": {"S": TaskState.QUEUED.value}},
+        )
+
+    def claim(
+        self,
+        task_id: str,
+        *,
+        owner: str,
+        receive_count: int,
+        max_receives: int,
+        lease_token: str,
+        lease_seconds: float,
+    ) -> Claim:
+        """Take the task for one attempt: ``running`` until the lease ends, in one write.
+
+        Refused (and the record returned) when the task is another owner's, has succeeded,
+        or is held by a live lease: ``lifecycle.on_delivery`` says what to do then.
+        """
+        now = time.time()
+        claimable = ", ".join(f":c{i}" for i in range(len(CLAIMABLE)))
         try:
-            self._client.delete_item(
+            self._client.update_item(
                 TableName=self._table,
                 Key={"task_id": {"S": task_id}},
-                ConditionExpression="#status = :queued",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":queued": {"S": TaskState.QUEUED.value}},
+                UpdateExpression=(
+                    "SET #status = :running, lease = :lease, lease_expires_at = :until, "
+                    "receive_count = :rc, max_receives = :max, started_at = :at, "
+                    "updated_at = :at, expires_at = :expires ADD attempts :one "
+                    "REMOVE next_attempt_at, finished_at"
+                ),
+                ConditionExpression=(
+                    f"attribute_exists(task_id) AND #owner = :owner AND (#status IN ({claimable})"
+                    " OR (#status = :running AND lease_expires_at < :now))"
+                ),
+                ExpressionAttributeNames={"#status": "status", "#owner": "owner"},
+                ExpressionAttributeValues=_serialize(
+                    {
+                        ":running": TaskState.RUNNING.value,
+                        ":lease": lease_token,
+                        ":until": _epoch(now + lease_seconds),
+                        ":rc": receive_count,
+                        ":max": max_receives,
+                        ":at": _now().isoformat(),
+                        ":expires": self._expires_at(_now()),
+                        ":one": 1,
+                        ":owner": owner,
+                        ":now": _epoch(now),
+                        **{f":c{i}": state.value for i, state in enumerate(CLAIMABLE)},
+                    }
+                ),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if _is_condition_failure(error):
-                return False
-            raise
-        return True
+            if not _is_condition_failure(error):
+                raise
+            old: dict[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
+            if old is None:
+                return Claim(False, None)
+            values = _deserialize(old)
+            # A retried claim whose first try landed (its response was lost) holds the lease.
+            return Claim(values.get("lease") == lease_token, _record(values))
+        return Claim(True, None)
 
-    def mark_running(self, task_id: str, attempt: int) -> bool:
-        return self._transition(
+    def finish(
+        self,
+        task_id: str,
+        lease_token: str,
+        state: TaskState,
+        *,
+        error: str | None = None,
+        result: dict[str, Any] | None = None,
+        result_key: str | None = None,
+        retry_in: int = 0,
+    ) -> bool:
+        """Record an attempt's outcome; False when this worker no longer holds the lease."""
+        now = _now()
+        fields: dict[str, Any] = {"#status": state.value}
+        remove = ["lease", "lease_expires_at"]
+        if state is TaskState.FAILED:
+            fields["next_attempt_at"] = (now + timedelta(seconds=retry_in)).isoformat()
+        else:
+            fields["finished_at"] = now.isoformat()
+            remove.append("next_attempt_at")
+        if error is not None:
+            fields["last_error"] = truncate(error)
+        else:
+            remove.append("last_error")
+        if result is not None:
+            fields["result"] = _to_dynamodb(result)
+        if result_key is not None:
+            fields["result_key"] = result_key
+        return self._update(
             task_id,
-            TaskState.RUNNING,
-            attempt,
-            allowed_from=_UNFINISHED,
-            set_fields={"started_at": _now().isoformat()},
-            remove_fields=("next_attempt_at",),
+            fields,
+            remove,
+            condition="#status = :running_now AND lease = :token",
+            values={":running_now": TaskState.RUNNING.value, ":token": lease_token},
         )
 
-    def mark_succeeded(self, task_id: str, attempt: int, result: dict[str, Any]) -> bool:
-        return self._transition(
+    def mark_dead_unclaimed(self, task_id: str, error: str) -> bool:
+        """``dead`` without a claim: a last receive that never started, or one past the last
+        attempt. A live lease wins, and so does a last attempt that already reads dead."""
+        return self._update(
             task_id,
-            TaskState.SUCCEEDED,
-            attempt,
-            allowed_from=_UNFINISHED,
-            set_fields={"result": _to_dynamodb(result), "finished_at": _now().isoformat()},
-            remove_fields=("last_error", "next_attempt_at"),
-            any_attempt=True,
+            {"#status": TaskState.DEAD.value, "last_error": truncate(error)},
+            ["lease", "lease_expires_at", "next_attempt_at"],
+            condition=(
+                "(#status IN (:queued, :failed)) OR (#status = :running_now AND "
+                "lease_expires_at < :now AND receive_count < max_receives)"
+            ),
+            values={
+                ":queued": TaskState.QUEUED.value,
+                ":failed": TaskState.FAILED.value,
+                ":running_now": TaskState.RUNNING.value,
+                ":now": _epoch(time.time()),
+            },
         )
 
-    def mark_failed(self, task_id: str, attempt: int, error: str, retry_in: int) -> bool:
-        next_attempt = _now() + timedelta(seconds=retry_in)
-        return self._transition(
+    def requeue(self, task_id: str) -> bool:
+        """A redriven task reads ``queued`` again, unless it succeeded or a worker holds it."""
+        return self._update(
             task_id,
-            TaskState.FAILED,
-            attempt,
-            allowed_from=_UNFINISHED,
-            set_fields={"last_error": error, "next_attempt_at": next_attempt.isoformat()},
-        )
-
-    def mark_dead(self, task_id: str, attempt: int, error: str) -> bool:
-        return self._transition(
-            task_id,
-            TaskState.DEAD,
-            attempt,
-            allowed_from=_UNFINISHED,
-            set_fields={"last_error": error, "finished_at": _now().isoformat()},
-            remove_fields=("next_attempt_at",),
-            any_attempt=True,
-        )
-
-    def requeue_dead(self, task_id: str) -> bool:
-        """A redriven task starts over as ``queued``; a succeeded task cannot be redriven.
-
-        ``running`` and ``failed`` are allowed too: a worker that crashed on the last
-        receive leaves such a status behind while the queue dead-letters the message.
-        """
-        return self._transition(
-            task_id,
-            TaskState.QUEUED,
-            0,
-            allowed_from=(TaskState.DEAD, TaskState.RUNNING, TaskState.FAILED),
-            remove_fields=("finished_at", "next_attempt_at"),
-            any_attempt=True,
-            reset_attempts=True,
+            {"#status": TaskState.QUEUED.value},
+            ["lease", "lease_expires_at", "finished_at", "next_attempt_at"],
+            condition=(
+                "#status IN (:dead, :failed, :queued) OR (#status = :running_now AND "
+                "lease_expires_at < :now)"
+            ),
+            values={
+                ":dead": TaskState.DEAD.value,
+                ":failed": TaskState.FAILED.value,
+                ":queued": TaskState.QUEUED.value,
+                ":running_now": TaskState.RUNNING.value,
+                ":now": _epoch(time.time()),
+            },
         )
 
     def get(self, task_id: str) -> TaskStatus | None:
+        """The status as a client should see it; None past its expiry, whatever TTL left."""
         response = self._client.get_item(
             TableName=self._table, Key={"task_id": {"S": task_id}}, ConsistentRead=True
         )
         item = response.get("Item")
         if item is None:
             return None
-        return TaskStatus.model_validate(
-            {key: _from_dynamodb(_deserializer.deserialize(value)) for key, value in item.items()}
-        )
+        values = _deserialize(item)
+        now = time.time()
+        # DynamoDB deletes expired items lazily (up to days later): expired means gone.
+        if int(values.get("expires_at", 0)) <= now:
+            return None
+        state, reason = effective_state(_record(values), now)
+        if state.value != values["status"]:
+            values["status"] = state.value
+            values["last_error"] = reason
+        return TaskStatus.model_validate(values)
 
-    def _transition(
+    def get_record(self, task_id: str) -> Record | None:
+        """The decision-relevant part of a record (for the redrive tool)."""
+        response = self._client.get_item(
+            TableName=self._table, Key={"task_id": {"S": task_id}}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        return _record(_deserialize(item)) if item else None
+
+    def _update(
         self,
         task_id: str,
-        status: TaskState,
-        attempt: int,
+        fields: dict[str, Any],
+        remove: list[str],
         *,
-        allowed_from: tuple[TaskState, ...],
-        set_fields: dict[str, Any] | None = None,
-        remove_fields: tuple[str, ...] = (),
-        any_attempt: bool = False,
-        reset_attempts: bool = False,
+        condition: str,
+        values: dict[str, Any],
     ) -> bool:
-        """Apply one transition; False when the record's state forbids it (a stale writer)."""
         now = _now()
-        values: dict[str, Any] = {
-            ":status": status.value,
-            ":updated_at": now.isoformat(),
-            ":expires_at": self._expires_at(now),
-            **{f":from{i}": state.value for i, state in enumerate(allowed_from)},
-        }
+        assignments = {**fields, "updated_at": now.isoformat(), "expires_at": self._expires_at(now)}
         names = {"#status": "status"}
-        assignments = ["#status = :status", "updated_at = :updated_at", "expires_at = :expires_at"]
-        for index, (field, value) in enumerate((set_fields or {}).items()):
-            names[f"#f{index}"] = field
-            values[f":v{index}"] = value
-            assignments.append(f"#f{index} = :v{index}")
-        from_states = ", ".join(f":from{i}" for i in range(len(allowed_from)))
-        condition = f"attribute_exists(task_id) AND #status IN ({from_states})"
-        if reset_attempts:
-            assignments.append("attempts = :zero")
-            values[":zero"] = 0
-        elif not any_attempt:
-            # An older attempt finishing late must not overwrite a newer attempt's status.
-            assignments.append("attempts = :attempt")
-            values[":attempt"] = attempt
-            condition += " AND attempts <= :attempt"
-        expression = "SET " + ", ".join(assignments)
-        if remove_fields:
-            expression += " REMOVE " + ", ".join(remove_fields)
+        expression_values = dict(values)
+        parts = []
+        for index, (field, value) in enumerate(assignments.items()):
+            name = field if field.startswith("#") else f"#f{index}"
+            if not field.startswith("#"):
+                names[name] = field
+            expression_values[f":v{index}"] = value
+            parts.append(f"{name} = :v{index}")
+        expression = "SET " + ", ".join(parts)
+        if remove:
+            expression += " REMOVE " + ", ".join(remove)
+        return self._write(
+            "update_item",
+            task_id,
+            UpdateExpression=expression,
+            ConditionExpression=f"attribute_exists(task_id) AND ({condition})",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=_serialize(expression_values),
+        )
+
+    def _write(self, operation: str, task_id: str, **parameters: Any) -> bool:
         try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"task_id": {"S": task_id}},
-                UpdateExpression=expression,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues={k: _serializer.serialize(v) for k, v in values.items()},
+            getattr(self._client, operation)(
+                TableName=self._table, Key={"task_id": {"S": task_id}}, **parameters
             )
         except ClientError as error:
             if _is_condition_failure(error):
@@ -225,8 +321,39 @@ class TaskStatusStore:
         return int((now + self._ttl).timestamp())
 
 
+def truncate(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """At most ``limit`` characters, saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    note = f" … ({len(text) - limit} more characters)"
+    return text[: limit - len(note)] + note
+
+
+def _record(values: dict[str, Any]) -> Record:
+    lease = values.get("lease_expires_at")
+    return Record(
+        state=TaskState(values["status"]),
+        owner=str(values.get("owner", "")),
+        receive_count=int(values.get("receive_count", 0)),
+        max_receives=int(values.get("max_receives", 1)),
+        lease_expires_at=float(lease) if lease is not None else None,
+    )
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _epoch(seconds: float) -> Decimal:
+    return Decimal(str(round(seconds, 3)))
+
+
+def _serialize(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(value) for key, value in values.items()}
+
+
+def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _from_dynamodb(_deserializer.deserialize(value)) for key, value in item.items()}
 
 
 def _to_dynamodb(value: dict[str, Any]) -> Any:

@@ -73,7 +73,7 @@ def measure(handler: str, runs: int, log: Path) -> Timings:
         "POWERTOOLS_LOG_LEVEL": "WARNING",
     }
     with run_function(handler, env, function_timeout=30) as (emulator, _):
-        # Warm up both routes: the first request of an environment pays for lazy imports.
+        # Warm up both routes, so that both series measure warm requests alike.
         for path in (WITH_TASK, WITHOUT_TASK):
             invoke(emulator, path)
         for _ in range(runs):  # interleaved, so drift affects both routes alike

@@ -573,7 +573,7 @@ def test_managed_instances_cancel_work_at_its_own_invocation_deadline(seed_log: 
 def test_after_a_snapstart_restore_work_still_runs_after_the_response(seed_log: SeedLog) -> None:
     # GIVEN the seed app published with SnapStart: Init ran, the snapshot was taken
     with seed_function(seed_log, snapstart=True) as (emulator, process):
-        # THEN the before-snapshot hook warmed the app with a request through it
+        # THEN Init, before the snapshot, warmed the app with a request through it
         assert seed_log.lines() == ["warmed"]
 
         # WHEN the snapshot is restored with the extension's registration, and invoked

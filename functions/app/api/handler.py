@@ -7,7 +7,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from app import aws
 from app.api.main import app
 from app.config import get_settings
-from app.lambda_runtime import platform, snapstart
 from app.lambda_runtime.adapter import PostResponseHandler
 from app.observability import logger
 
@@ -17,10 +16,8 @@ from app.observability import logger
 get_settings()
 aws.create_clients()
 app.openapi()
-adapter = PostResponseHandler(app, warm_path="/health")
-if platform.is_snapstart():
-    # Each environment restored from the snapshot opens its own connections.
-    snapstart.register(before_snapshot=lambda: None, after_restore=aws.renew_clients)
+# After a SnapStart restore, each copy of the snapshot opens connections of its own.
+adapter = PostResponseHandler(app, warm_path="/health", after_restore=aws.renew_clients)
 
 
 @logger.inject_lambda_context

@@ -16,6 +16,7 @@ import contextlib
 import gc
 import random
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, cast
 
@@ -58,6 +59,7 @@ class PostResponseHandler:
         api_gateway_base_path: str = "/",
         deadline_margin: float = 0.5,
         warm_path: str | None = None,
+        after_restore: Callable[[], None] | None = None,
     ) -> None:
         self._app = cast(ASGI, app)
         self._config = LambdaConfig(
@@ -66,6 +68,7 @@ class PostResponseHandler:
             exclude_headers=[],
         )
         self._margin = deadline_margin
+        self._after_restore_hook = after_restore
         self._loop = BackgroundLoop()
         # Once per environment, not per invocation as Mangum's lifespan does.
         self._state = self._loop.submit(start_lifespan(app)).result()
@@ -186,6 +189,8 @@ class PostResponseHandler:
     def _after_restore(self) -> None:
         """Every environment restored from one snapshot starts with the same memory."""
         random.seed()  # else each copy draws the same "random" numbers
+        if self._after_restore_hook is not None:
+            self._after_restore_hook()
         logger.info(
             "restored from a SnapStart snapshot",
             extra={"post_response": self.post_response},

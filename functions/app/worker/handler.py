@@ -14,10 +14,6 @@ from app.worker.wiring import queue_url, task_runner
 # settings, the AWS clients and the task runner.
 task_runner()
 
-# Made in Init, on a whole vCPU, rather than by the first batch (see app.api.handler): the
-# settings, the AWS clients and the task runner.
-task_runner()
-
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics

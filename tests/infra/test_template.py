@@ -259,7 +259,12 @@ def test_api_function_may_enqueue_store_status_and_send_email(
     assert granted["sqs:SendMessage"] == {physical.attribute("TaskQueue", "Arn")}
     # AND stores claim-checked task arguments and presigns uploads, under the app's prefixes
     assert granted["s3:PutObject"] == {f"{bucket}/{PAYLOAD_PREFIX}*", f"{bucket}/uploads/*"}
-    assert [action for action in granted if action.startswith("s3:")] == ["s3:PutObject"]
+    # AND presigns downloads of large results, nothing else of S3
+    assert granted["s3:GetObject"] == {f"{bucket}/results/*"}
+    assert sorted(action for action in granted if action.startswith("s3:")) == [
+        "s3:GetObject",
+        "s3:PutObject",
+    ]
     # AND reads and writes task records item by item, and counts quotas, nothing else
     task_table = physical.attribute("TaskTable", "Arn")
     quota_table = physical.attribute("QuotaTable", "Arn")

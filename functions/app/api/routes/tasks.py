@@ -1,28 +1,58 @@
 """Task status, for clients polling the work they queued."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import HTTPException, Path, status
+from fastapi.responses import RedirectResponse
 
-from app.api.deps import Owner, StatusStore
+from app import aws
+from app.api.deps import Owner, SettingsDep, StatusStore
 from app.api.routing import APIRouter
-from app.tasks.status import TaskStatus
+from app.tasks.status import TaskState, TaskStatus
 
 router = APIRouter(tags=["tasks"])
+
+TaskId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+NOT_YOURS = {status.HTTP_404_NOT_FOUND: {"description": "No task of yours with this id"}}
 
 
 @router.get(
     "/tasks/{task_id}",
     # Listed so that clients expect it: unknown ids, records past their TTL and other owners'
     # tasks are all the same 404, so an id reveals nothing about tasks that are not yours.
-    responses={status.HTTP_404_NOT_FOUND: {"description": "No task of yours with this id"}},
+    responses=NOT_YOURS,
 )
-def get_task(
-    task_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
-    store: StatusStore,
-    owner: Owner,
-) -> TaskStatus:
+def get_task(task_id: TaskId, store: StatusStore, owner: Owner) -> TaskStatus:
     """The status of one of your queued tasks: state, attempts, last error and result."""
+    return _own_task(task_id, store, owner)
+
+
+@router.get(
+    "/tasks/{task_id}/result",
+    responses={
+        **NOT_YOURS,
+        status.HTTP_307_TEMPORARY_REDIRECT: {"description": "A large result: a short-lived URL"},
+        status.HTTP_409_CONFLICT: {"description": "The task has not succeeded"},
+    },
+)
+def get_task_result(
+    task_id: TaskId, store: StatusStore, owner: Owner, settings: SettingsDep
+) -> Any:
+    """The result of one of your succeeded tasks; a large one redirects to it in S3."""
+    found = _own_task(task_id, store, owner)
+    if found.status is not TaskState.SUCCEEDED:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"the task is {found.status.value}")
+    if found.result_key is None:
+        return found.result
+    url = aws.s3().generate_presigned_url(
+        "get_object",
+        Params={"Bucket": settings.bucket_name, "Key": found.result_key},
+        ExpiresIn=settings.upload_expiry_seconds,
+    )
+    return RedirectResponse(url, status_code=status.HTTP_307_TEMPORARY_REDIRECT)
+
+
+def _own_task(task_id: str, store: StatusStore, owner: str) -> TaskStatus:
     found = store.get(task_id)
     if found is None or found.owner != owner:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no task with id {task_id!r}")

@@ -13,7 +13,9 @@ from app.tasks.status import TaskState, TaskStatus
 router = APIRouter(tags=["tasks"])
 
 TaskId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-NOT_YOURS = {status.HTTP_404_NOT_FOUND: {"description": "No task of yours with this id"}}
+NOT_YOURS: dict[int | str, dict[str, Any]] = {
+    status.HTTP_404_NOT_FOUND: {"description": "No task of yours with this id"}
+}
 
 
 @router.get(

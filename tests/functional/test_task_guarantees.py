@@ -346,3 +346,17 @@ def test_a_result_s3_will_not_take_still_records_success_without_running_again(
     assert status["status"] == "succeeded"
     assert status["result"] is None
     assert "could not be stored" in status["last_error"]
+
+
+def test_an_aws_error_in_a_task_reaches_its_client_as_a_code_only(stack: Stack) -> None:
+    # GIVEN a task whose S3 read is refused with AccessDenied, naming a role, account and bucket
+    task_id = sender(stack).send(sample_tasks.denied, sample_tasks.Blob(text="x"))
+    # WHEN the worker runs it
+    stack.run_worker(stack.queued_event())
+    # THEN its client reads the kind of error and its code, nothing of AWS's text
+    status = stack.task_status(task_id)
+    assert status["status"] == "failed"
+    assert status["last_error"] == "ClientError (AccessDenied)"
+    shown = json.dumps(status)
+    for secret in ("arn:", "123456789012", "secret-bucket", "worker-role"):
+        assert secret not in shown

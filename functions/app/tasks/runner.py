@@ -205,6 +205,11 @@ class TaskRunner:
         except PermanentTaskError as error:
             logger.exception("task cannot succeed; it is dead-lettered now")
             return Permanent(str(error)), None
+        except (ClientError, BotoCoreError) as error:
+            # AWS's text names roles, accounts and buckets: it goes to the log, and the status
+            # (which clients read) gets only the kind of error and its code.
+            logger.exception("task attempt failed on an AWS call")
+            return Failed(_aws_error_summary(error)), None
         except Exception as error:
             logger.exception("task attempt failed")
             return Failed(f"{type(error).__name__}: {error}"), None
@@ -420,6 +425,14 @@ def _sqs_text(text: str) -> str:
     """``text`` as SQS will take it: a malformed body's JSON keys (say "\\u0000") reach a
     validation error's location, and SQS would refuse the dead-lettered copy over them."""
     return _NOT_SQS_TEXT.sub("\ufffd", text)
+
+
+def _aws_error_summary(error: ClientError | BotoCoreError) -> str:
+    """What a client may read of an AWS error: its kind and code, never AWS's message."""
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code") or "unknown"
+        return f"{type(error).__name__} ({code})"
+    return type(error).__name__
 
 
 def _summary(error: ValidationError) -> str:

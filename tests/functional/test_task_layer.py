@@ -2,6 +2,7 @@
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -419,6 +420,41 @@ def test_redrive_moves_past_messages_that_are_not_tasks(stack: Stack) -> None:
     # THEN the task is requeued and the junk is left where it was
     assert report.requeued == [task_id]
     assert report.left_in_dead_letter_queue == 12
+
+
+def test_redrive_leaves_an_envelope_without_a_status_record_dead_lettered(stack: Stack) -> None:
+    # GIVEN a forged envelope in the DLQ, naming an owner but a task the API never accepted
+    task_id = uuid.uuid4().hex
+    forged = {
+        "task_id": task_id,
+        "name": "test_ordered",
+        "version": 1,
+        "owner": "alice",
+        "arguments": {"label": "planted"},
+    }
+    stack.sqs.send_message(QueueUrl=stack.dead_letter_queue_url, MessageBody=json.dumps(forged))
+    # WHEN the DLQ is redriven
+    report = redrive_dead_tasks(
+        sqs=aws.sqs(),
+        store=stack.store,
+        dead_letter_queue_url=stack.dead_letter_queue_url,
+        queue_url=stack.queue_url,
+        wait_seconds=0,
+    )
+    # THEN nothing was requeued and no status was created: the message stays dead-lettered
+    assert report.requeued == []
+    assert report.no_status_record == [task_id]
+    assert stack.receive_messages() == []
+    assert stack.store.get(task_id) is None
+    assert (
+        int(
+            stack.sqs.get_queue_attributes(
+                QueueUrl=stack.dead_letter_queue_url,
+                AttributeNames=["ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]["ApproximateNumberOfMessagesNotVisible"]
+        )
+        == 1
+    )
 
 
 def test_redrive_leaves_a_task_dead_when_its_send_fails(stack: Stack) -> None:

@@ -40,6 +40,9 @@ class RedriveReport:
     # Envelopes whose task has no status record (expired, or a forged or orphan message):
     # never turned into a task, they stay dead-lettered for a person to look at.
     no_status_record: list[str] = field(default_factory=list)
+    # Tasks dead-lettered again while this run went on (a requeued task that died at once):
+    # a run moves each task once, so it always ends; the next run takes them.
+    left_for_next_run: list[str] = field(default_factory=list)
 
 
 def redrive_dead_tasks(
@@ -53,7 +56,8 @@ def redrive_dead_tasks(
 ) -> RedriveReport:
     """Requeue up to ``limit`` tasks (all, by default) from the dead-letter queue."""
     report = RedriveReport()
-    seen: set[str] = set()
+    seen: set[str] = set()  # message ids, and below the task ids this run has handled
+    tasks: set[str] = set()
     while limit is None or len(report.requeued) < limit:
         wanted = 10 if limit is None else min(10, limit - len(report.requeued))
         messages = sqs.receive_message(
@@ -69,7 +73,7 @@ def redrive_dead_tasks(
             break
         for message in fresh:
             seen.add(message["MessageId"])
-            _redrive_one(sqs, store, message, dead_letter_queue_url, queue_url, report)
+            _redrive_one(sqs, store, message, dead_letter_queue_url, queue_url, report, tasks)
     return report
 
 
@@ -80,6 +84,7 @@ def _redrive_one(
     dead_letter_queue_url: str,
     queue_url: str,
     report: RedriveReport,
+    tasks: set[str],
 ) -> None:
     try:
         envelope = TaskEnvelope.model_validate_json(message["Body"])
@@ -87,6 +92,12 @@ def _redrive_one(
         # Not ours to move: it stays (hidden for this run, so the next receive moves past it).
         report.left_in_dead_letter_queue += 1
         return
+    if envelope.task_id in tasks:
+        # Requeued by this run and dead-lettered again under a new message id: moving it
+        # again could chase it forever, so it waits for the next run.
+        report.left_for_next_run.append(envelope.task_id)
+        return
+    tasks.add(envelope.task_id)
     record = store.get_record(envelope.task_id)
     if record is None:
         # Anyone who can send to the DLQ could plant an envelope naming any owner: a task
@@ -142,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         f"requeued {len(report.requeued)} task(s); "
         f"{len(report.already_succeeded)} had already succeeded; "
         f"{report.left_in_dead_letter_queue} message(s) are not tasks and stay dead-lettered; "
-        f"{len(report.no_status_record)} have no status record: left dead-lettered"
+        f"{len(report.no_status_record)} have no status record: left dead-lettered; "
+        f"{len(report.left_for_next_run)} died again during this run: left for the next run"
     )
     return 0
 

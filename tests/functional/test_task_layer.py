@@ -283,7 +283,9 @@ def test_status_never_moves_backwards(stack: Stack) -> None:
     # THEN nothing moves a finished task
     assert not claim("c", 3)
     assert not store.mark_dead_unclaimed("t1", "late")
-    assert not store.requeue("t1")
+    seen = store.get_record("t1")
+    assert seen is not None
+    assert not store.requeue("t1", seen=seen)
     status = store.get("t1")
     assert status is not None
     assert status.status == "succeeded"
@@ -490,6 +492,23 @@ def test_a_task_that_dies_again_during_a_redrive_does_not_keep_it_running(stack:
     # THEN the run ended, having moved the task once; its new dead letter waits for the next
     assert report.requeued == [task_id]
     assert report.left_for_next_run == [task_id]
+    assert dead_letters_held(stack) == 1
+
+
+def test_a_redriven_task_dead_lettered_again_before_its_requeue_reads_dead(stack: Stack) -> None:
+    # GIVEN a dead task, and a worker that runs it (and dead-letters it again) as soon as the
+    # redrive has sent it, before the redrive writes its status
+    [task_id] = kill_tasks(stack, 1)
+    # WHEN the DLQ is redriven
+    redrive_dead_tasks(
+        sqs=DyingAgain(stack),  # type: ignore[arg-type]
+        store=stack.store,
+        dead_letter_queue_url=stack.dead_letter_queue_url,
+        queue_url=stack.queue_url,
+        wait_seconds=0,
+    )
+    # THEN its status says dead, where its message is, never queued
+    assert stack.task_status(task_id)["status"] == "dead"
     assert dead_letters_held(stack) == 1
 
 

@@ -77,6 +77,8 @@ class Record:
     receive_count: int = 0  # the receive of the message that last claimed it
     max_receives: int = 1
     lease_expires_at: float | None = None  # epoch seconds; set while running
+    # Changes with every write: a writer outside the lifecycle (the redrive) conditions on it.
+    updated_at: str = ""
 
 
 @dataclass(frozen=True)

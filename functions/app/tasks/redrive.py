@@ -129,9 +129,9 @@ def _redrive_one(
         report.requeued.append(envelope.task_id)
     sqs.delete_message(QueueUrl=dead_letter_queue_url, ReceiptHandle=message["ReceiptHandle"])
     if record.state is not TaskState.SUCCEEDED:
-        # Only now that the message has left the DLQ; a worker may already hold it, and then
-        # the requeue is refused (its lease wins).
-        store.requeue(envelope.task_id)
+        # Only now that the message has left the DLQ; a worker may already hold it, or have
+        # run it and dead-lettered it again, and then the requeue is refused (its write wins).
+        store.requeue(envelope.task_id, seen=record)
 
 
 class RedriveSetupError(Exception):

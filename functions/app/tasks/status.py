@@ -228,17 +228,20 @@ class TaskStatusStore:
             },
         )
 
-    def requeue(self, task_id: str) -> bool:
-        """A redriven task reads ``queued`` again, unless it succeeded or a worker holds it."""
+    def requeue(self, task_id: str, seen: Record) -> bool:
+        """A redriven task reads ``queued`` again, unless it succeeded, a worker holds it, or
+        the record changed since the redrive read it as ``seen``: a worker that already ran
+        the requeued message (and maybe dead-lettered it again) has the last word."""
         return self._update(
             task_id,
             {"#status": TaskState.QUEUED.value},
             ["lease", "lease_expires_at", "finished_at", "next_attempt_at"],
             condition=(
-                "#status IN (:dead, :failed, :queued) OR (#status = :running_now AND "
-                "lease_expires_at < :now)"
+                "updated_at = :seen AND (#status IN (:dead, :failed, :queued) OR "
+                "(#status = :running_now AND lease_expires_at < :now))"
             ),
             values={
+                ":seen": seen.updated_at,
                 ":dead": TaskState.DEAD.value,
                 ":failed": TaskState.FAILED.value,
                 ":queued": TaskState.QUEUED.value,
@@ -337,6 +340,7 @@ def _record(values: dict[str, Any]) -> Record:
         receive_count=int(values.get("receive_count", 0)),
         max_receives=int(values.get("max_receives", 1)),
         lease_expires_at=float(lease) if lease is not None else None,
+        updated_at=str(values.get("updated_at", "")),
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from app import aws
-from app.tasks import lifecycle
+from app.tasks import lifecycle, runner
 from app.tasks.sender import TaskRequest, TaskSender
 from app.worker import wiring
 from infra.local.poller import lambda_record
@@ -328,19 +328,79 @@ def test_a_successful_task_costs_three_dynamodb_requests_end_to_end(stack: Stack
     assert sorted(set(made)) == ["PutItem", "UpdateItem"]
 
 
-def test_a_result_s3_will_not_take_still_records_success_without_running_again(
-    stack: Stack,
+class Clock(FakeContext):
+    """A worker invocation whose time passes only in the runner's pauses between write tries,
+    so a test of its retry schedule takes no real time."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(function_name="worker")
+        self.left = seconds
+        self.pauses: list[float] = []
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(int(self.left * 1000), 0)
+
+    def pause(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+        self.left -= seconds
+
+
+@pytest.fixture
+def clock(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """15 s left in the invocation: room for a task of the default 10 s and its margin."""
+    clock = Clock(15.0)
+    monkeypatch.setattr(wiring.task_runner(), "_pause", clock.pause)
+    return clock
+
+
+def test_outcome_write_retries_stop_in_time_for_the_batch_to_report(
+    stack: Stack, dynamodb_faults: AwsFaults, clock: Clock
 ) -> None:
+    from app.worker.handler import handler
+
+    # GIVEN DynamoDB refusing every outcome write
+    dynamodb_faults.add(
+        Fault(
+            "UpdateItem",
+            "ProvisionedThroughputExceededException",
+            times=None,
+            when=lambda params: ":token" in params.get("ConditionExpression", ""),
+        )
+    )
+    sender(stack).send(sample_tasks.ordered, sample_tasks.Ordered(label="late"))
+    # WHEN the worker runs the task with 15 s left
+    response = handler(stack.queued_event(), clock)
+    # THEN it kept trying the outcome while the invocation had time, and stopped with the
+    # reserve left, so the batch could still report the record as failed
+    assert len(response["batchItemFailures"]) == 1
+    assert runner.WRITE_RESERVE_SECONDS <= clock.left < runner.WRITE_RESERVE_SECONDS + 1.0
+    assert sum(clock.pauses) > 10
+
+
+def test_a_result_s3_will_not_take_still_records_success_without_running_again(
+    stack: Stack, dynamodb_faults: AwsFaults, clock: Clock
+) -> None:
+    from app.worker.handler import handler
+
     s3_faults = AwsFaults(aws.s3())
     s3_faults.add(Fault("PutObject", "ServiceUnavailable", 503, times=None))
+    # AND DynamoDB throttling the status write after it, a few times
+    dynamodb_faults.add(
+        Fault(
+            "UpdateItem",
+            times=3,
+            when=lambda params: ":token" in params.get("ConditionExpression", ""),
+        )
+    )
     try:
         # GIVEN a task with a large result, and S3 refusing every write
         task_id = sender(stack).send(sample_tasks.sized, sample_tasks.Sized(result_bytes=10_000))
         # WHEN the worker runs it
-        response = stack.run_worker(stack.queued_event())
+        response = handler(stack.queued_event(), clock)
     finally:
         s3_faults.remove()
-    # THEN the task reads succeeded (its effect happened), saying the result was not kept
+    # THEN the result's retries left the status write its time: the task reads succeeded
+    # (its effect happened), saying the result was not kept
     assert response == {"batchItemFailures": []}
     status = stack.task_status(task_id)
     assert status["status"] == "succeeded"

@@ -3,9 +3,9 @@
 Each task's envelope goes back with its ``attempt`` raised by one, so the worker sees a fresh
 series of receives, and its status reads ``queued`` once the message has left the dead-letter
 queue (never before: a failed send leaves it ``dead``, where it is). Messages that are not
-task envelopes stay in the dead-letter queue for a person to look at, and so do envelopes whose task has no status record (expired,
-forged or orphaned: only a task the API accepted may run); tasks that already succeeded are
-dropped.
+task envelopes stay in the dead-letter queue for a person to look at, and so do envelopes
+whose task has no status record (expired, forged or orphaned: only a task the API accepted
+may run); tasks that already succeeded are dropped. A run moves each task at most once.
 
 It reads TASK_QUEUE_URL, DEAD_LETTER_QUEUE_URL and TASK_TABLE_NAME (the stack's outputs
 TaskQueueUrl, DeadLetterQueueUrl and TaskTableName) and the usual AWS variables.

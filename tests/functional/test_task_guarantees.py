@@ -280,6 +280,22 @@ def test_a_refused_task_whose_status_cannot_be_removed_is_still_a_503(
     assert stack.receive_messages() == []
 
 
+def test_a_refused_task_whose_status_cannot_be_removed_reads_dead(
+    stack: Stack, sqs_faults: AwsFaults, dynamodb_faults: AwsFaults
+) -> None:
+    # GIVEN SQS refusing the batch and DynamoDB refusing every delete of the status record
+    sqs_faults.add(Fault("SendMessageBatch", "AccessDenied", status=403))
+    dynamodb_faults.add(Fault("DeleteItem", times=None))
+    # WHEN a client queues a task, and is told to send it again
+    response = stack.api("process", query="file_path=uploads/local/here.txt")
+    assert response["statusCode"] == 503, response["body"]
+    # THEN the old id reads dead, saying why, rather than queued until it expires
+    [item] = aws.dynamodb().scan(TableName=stack.store.table_name)["Items"]
+    status = stack.task_status(item["task_id"]["S"])
+    assert status["status"] == "dead"
+    assert status["last_error"] == "not accepted by the queue"
+
+
 def test_a_status_that_cannot_be_written_sends_nothing(
     stack: Stack, dynamodb_faults: AwsFaults
 ) -> None:

@@ -209,6 +209,17 @@ class TaskStatusStore:
             values={":running_now": TaskState.RUNNING.value, ":token": lease_token},
         )
 
+    def mark_not_accepted(self, task_id: str, error: str) -> bool:
+        """``dead`` for a task its client was told was refused, whose record stayed: still
+        ``queued`` (no worker ever saw it), it says it will never run."""
+        return self._update(
+            task_id,
+            {"#status": TaskState.DEAD.value, "last_error": truncate(error)},
+            [],
+            condition="#status = :queued",
+            values={":queued": TaskState.QUEUED.value},
+        )
+
     def mark_dead_unclaimed(self, task_id: str, error: str) -> bool:
         """``dead`` without a claim: a last receive that never started, or one past the last
         attempt. A live lease wins, and so does a last attempt that already reads dead."""

@@ -353,7 +353,7 @@ class Clock(FakeContext):
         self.left = seconds
         self.pauses: list[float] = []
 
-    def get_remaining_time_in_millis(self) -> int:
+    def get_remaining_time_in_millis(self) -> int:  # type: ignore[override]
         return max(int(self.left * 1000), 0)
 
     def pause(self, seconds: float) -> None:

@@ -142,7 +142,9 @@ class TaskRunner:
     ) -> None:
         receive_count = int(record.attributes.approximate_receive_count or 1)
         delivery = Delivery(envelope.owner, receive_count, time.time())
-        if lifecycle.exhausted(delivery, self._retry):
+        if lifecycle.exhausted(delivery, self._retry) and not lifecycle.attempts_left(
+            self._persist(lambda: self._store.get_record(envelope.task_id)), self._retry
+        ):
             self._carry_out(record, envelope, delivery, Exhausted(), lease=None)
             return
         definition = self._definition(envelope)

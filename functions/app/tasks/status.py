@@ -352,6 +352,7 @@ def _record(values: dict[str, Any]) -> Record:
         max_receives=int(values.get("max_receives", 1)),
         lease_expires_at=float(lease) if lease is not None else None,
         updated_at=str(values.get("updated_at", "")),
+        attempts=int(values.get("attempts", 0)),
     )
 
 

@@ -8,6 +8,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 import boto3
+from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -15,25 +16,34 @@ if TYPE_CHECKING:
     from mypy_boto3_ses import SESClient
     from mypy_boto3_sqs import SQSClient
 
+# Lambda-sized bounds on one call: botocore's defaults (a 60 s read timeout, legacy retries)
+# could hold a call past the worker's outcome margin or the API's timeout. Three tries in
+# all; the task runner retries its own writes beyond these while the invocation has time.
+CLIENT_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=5,
+    retries={"mode": "standard", "max_attempts": 3},
+)
+
 
 @cache
 def sqs() -> "SQSClient":
-    return boto3.client("sqs")
+    return boto3.client("sqs", config=CLIENT_CONFIG)
 
 
 @cache
 def dynamodb() -> "DynamoDBClient":
-    return boto3.client("dynamodb")
+    return boto3.client("dynamodb", config=CLIENT_CONFIG)
 
 
 @cache
 def s3() -> "S3Client":
-    return boto3.client("s3")
+    return boto3.client("s3", config=CLIENT_CONFIG)
 
 
 @cache
 def ses() -> "SESClient":
-    return boto3.client("ses")
+    return boto3.client("ses", config=CLIENT_CONFIG)
 
 
 _FACTORIES = (sqs, dynamodb, s3, ses)

@@ -62,7 +62,7 @@ def test_make_redrive_requeues_the_local_stacks_dead_tasks(tmp_path: Path) -> No
             "name": "process_file",
             "version": 1,
             "owner": "local",
-            "arguments": {"file_path": "uploads/none.txt"},
+            "arguments": {"file_path": "uploads/local/none.txt"},
         }
         sqs.send_message(QueueUrl=names["DEAD_LETTER_QUEUE_URL"], MessageBody=json.dumps(envelope))
         # WHEN a user runs `make redrive` with nothing set

@@ -16,9 +16,10 @@ from tests.e2e.chaos import harness
 from tests.faults import AwsFaults, Fault
 
 # Shortened so the run fits in CI, scaled down with the worker's timeout. The outcome margin
-# still covers the runner's whole retry schedule for a write (runner.WRITE_RETRY_SECONDS),
-# which is what keeps a deadline kill out of the window between an effect and its outcome.
-runner.OUTCOME_MARGIN_SECONDS = runner.WRITE_RETRY_SECONDS + 0.5
+# still leaves the runner's write retries (which stop WRITE_RESERVE_SECONDS before the
+# deadline) room for the first five pauses, 1.55 s, as the full margin does for more; that
+# is what keeps a deadline kill out of the window between an effect and its outcome.
+runner.OUTCOME_MARGIN_SECONDS = runner.WRITE_RESERVE_SECONDS + 1.6
 runner.LEASE_MARGIN_SECONDS = 1.0
 
 

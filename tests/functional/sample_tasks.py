@@ -3,6 +3,7 @@
 import threading
 from collections import Counter
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from app.tasks.registry import PermanentTaskError, TaskResult, task
@@ -85,3 +86,15 @@ def slow(arguments: Together) -> TaskResult:
     """Declares that it needs 20 s: a batch with less time left does not start it."""
     effects[arguments.label] += 1
     return {}
+
+
+# What S3 says when a role may not read an object: it names the role, the account and the key.
+DENIED_MESSAGE = (
+    "User: arn:aws:sts::123456789012:assumed-role/worker-role/worker is not authorized to "
+    "perform: s3:GetObject on resource: arn:aws:s3:::secret-bucket/uploads/x"
+)
+
+
+@task("test_denied")
+def denied(arguments: Blob) -> TaskResult:
+    raise ClientError({"Error": {"Code": "AccessDenied", "Message": DENIED_MESSAGE}}, "GetObject")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from app import aws
-from app.tasks import lifecycle
+from app.tasks import lifecycle, runner
 from app.tasks.sender import TaskRequest, TaskSender
 from app.worker import wiring
 from infra.local.poller import lambda_record
@@ -280,6 +280,22 @@ def test_a_refused_task_whose_status_cannot_be_removed_is_still_a_503(
     assert stack.receive_messages() == []
 
 
+def test_a_refused_task_whose_status_cannot_be_removed_reads_dead(
+    stack: Stack, sqs_faults: AwsFaults, dynamodb_faults: AwsFaults
+) -> None:
+    # GIVEN SQS refusing the batch and DynamoDB refusing every delete of the status record
+    sqs_faults.add(Fault("SendMessageBatch", "AccessDenied", status=403))
+    dynamodb_faults.add(Fault("DeleteItem", times=None))
+    # WHEN a client queues a task, and is told to send it again
+    response = stack.api("process", query="file_path=uploads/local/here.txt")
+    assert response["statusCode"] == 503, response["body"]
+    # THEN the old id reads dead, saying why, rather than queued until it expires
+    [item] = aws.dynamodb().scan(TableName=stack.store.table_name)["Items"]
+    status = stack.task_status(item["task_id"]["S"])
+    assert status["status"] == "dead"
+    assert status["last_error"] == "not accepted by the queue"
+
+
 def test_a_status_that_cannot_be_written_sends_nothing(
     stack: Stack, dynamodb_faults: AwsFaults
 ) -> None:
@@ -328,21 +344,159 @@ def test_a_successful_task_costs_three_dynamodb_requests_end_to_end(stack: Stack
     assert sorted(set(made)) == ["PutItem", "UpdateItem"]
 
 
-def test_a_result_s3_will_not_take_still_records_success_without_running_again(
-    stack: Stack,
+class Clock(FakeContext):
+    """A worker invocation whose time passes only in the runner's pauses between write tries,
+    so a test of its retry schedule takes no real time."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(function_name="worker")
+        self.left = seconds
+        self.pauses: list[float] = []
+
+    def get_remaining_time_in_millis(self) -> int:  # type: ignore[override]
+        return max(int(self.left * 1000), 0)
+
+    def pause(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+        self.left -= seconds
+
+
+@pytest.fixture
+def clock(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """15 s left in the invocation: room for a task of the default 10 s and its margin."""
+    clock = Clock(15.0)
+    monkeypatch.setattr(wiring.task_runner(), "_pause", clock.pause)
+    return clock
+
+
+def test_outcome_write_retries_stop_in_time_for_the_batch_to_report(
+    stack: Stack, dynamodb_faults: AwsFaults, clock: Clock
 ) -> None:
+    from app.worker.handler import handler
+
+    # GIVEN DynamoDB refusing every outcome write
+    dynamodb_faults.add(
+        Fault(
+            "UpdateItem",
+            "ProvisionedThroughputExceededException",
+            times=None,
+            when=lambda params: ":token" in params.get("ConditionExpression", ""),
+        )
+    )
+    sender(stack).send(sample_tasks.ordered, sample_tasks.Ordered(label="late"))
+    # WHEN the worker runs the task with 15 s left
+    response = handler(stack.queued_event(), clock)
+    # THEN it kept trying the outcome while the invocation had time, and stopped with the
+    # reserve left, so the batch could still report the record as failed
+    assert len(response["batchItemFailures"]) == 1
+    assert runner.WRITE_RESERVE_SECONDS <= clock.left < runner.WRITE_RESERVE_SECONDS + 1.0
+    assert sum(clock.pauses) > 10
+
+
+def test_a_result_s3_will_not_take_still_records_success_without_running_again(
+    stack: Stack, dynamodb_faults: AwsFaults, clock: Clock
+) -> None:
+    from app.worker.handler import handler
+
     s3_faults = AwsFaults(aws.s3())
     s3_faults.add(Fault("PutObject", "ServiceUnavailable", 503, times=None))
+    # AND DynamoDB throttling the status write after it, a few times
+    dynamodb_faults.add(
+        Fault(
+            "UpdateItem",
+            times=3,
+            when=lambda params: ":token" in params.get("ConditionExpression", ""),
+        )
+    )
     try:
         # GIVEN a task with a large result, and S3 refusing every write
         task_id = sender(stack).send(sample_tasks.sized, sample_tasks.Sized(result_bytes=10_000))
         # WHEN the worker runs it
-        response = stack.run_worker(stack.queued_event())
+        response = handler(stack.queued_event(), clock)
     finally:
         s3_faults.remove()
-    # THEN the task reads succeeded (its effect happened), saying the result was not kept
+    # THEN the result's retries left the status write its time: the task reads succeeded
+    # (its effect happened), saying the result was not kept
     assert response == {"batchItemFailures": []}
     status = stack.task_status(task_id)
     assert status["status"] == "succeeded"
     assert status["result"] is None
     assert "could not be stored" in status["last_error"]
+
+
+def test_an_aws_error_in_a_task_reaches_its_client_as_a_code_only(stack: Stack) -> None:
+    # GIVEN a task whose S3 read is refused with AccessDenied, naming a role, account and bucket
+    task_id = sender(stack).send(sample_tasks.denied, sample_tasks.Blob(text="x"))
+    # WHEN the worker runs it
+    stack.run_worker(stack.queued_event())
+    # THEN its client reads the kind of error and its code, nothing of AWS's text
+    status = stack.task_status(task_id)
+    assert status["status"] == "failed"
+    assert status["last_error"] == "ClientError (AccessDenied)"
+    shown = json.dumps(status)
+    for secret in ("arn:", "123456789012", "secret-bucket", "worker-role"):
+        assert secret not in shown
+
+
+def test_fifo_followers_of_a_head_that_dies_still_run(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.worker.handler import handler
+
+    # GIVEN a FIFO task queue (with the stack's maxReceiveCount) whose group g holds a head
+    # that always fails, then a follower
+    dead = stack.sqs.create_queue(
+        QueueName="tasks-heads-dlq.fifo", Attributes={"FifoQueue": "true"}
+    )["QueueUrl"]
+    dead_arn = stack.sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    fifo = stack.sqs.create_queue(
+        QueueName="tasks-heads.fifo",
+        Attributes={
+            "FifoQueue": "true",
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dead_arn, "maxReceiveCount": stack.max_receive_count}
+            ),
+        },
+    )["QueueUrl"]
+    monkeypatch.setenv("TASK_QUEUE_URL", fifo)
+    wiring.reset()
+    head, follower = sender(stack, queue_url=fifo).send_many(
+        [
+            TaskRequest(
+                sample_tasks.ordered, sample_tasks.Ordered(label="head", fail=True), group_key="g"
+            ),
+            TaskRequest(sample_tasks.ordered, sample_tasks.Ordered(label="next"), group_key="g"),
+        ]
+    )
+    arn = stack.queue_arn.replace(stack.queue_arn.rsplit(":", 1)[1], "tasks-heads.fifo")
+    # WHEN the worker takes the group's messages until none is left (each failed message is
+    # visible again at once, as after its visibility timeout), and is killed (a timeout)
+    # before it gets anywhere on the head's last attempt
+    for receive in range(1, 3 * stack.max_receive_count):
+        messages = stack.sqs.receive_message(
+            QueueUrl=fifo,
+            MaxNumberOfMessages=10,
+            MessageAttributeNames=["All"],
+            MessageSystemAttributeNames=["All"],
+        ).get("Messages", [])
+        if not messages:
+            break
+        event = {"Records": [lambda_record(m, queue_arn=arn, region="us-east-1") for m in messages]}
+        if receive == stack.attempts:
+            failed = [m["MessageId"] for m in messages]  # killed: all come back
+        else:
+            response = handler(event, FakeContext(function_name="worker"))
+            failed = [item["itemIdentifier"] for item in response["batchItemFailures"]]
+        for message_id in failed:
+            [message] = [m for m in messages if m["MessageId"] == message_id]
+            stack.sqs.change_message_visibility(
+                QueueUrl=fifo, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+            )
+    # THEN the head is dead after its attempts (the lost receive cost it none), and the
+    # follower, which never failed, ran once the head was gone
+    assert stack.task_status(head)["status"] == "dead"
+    assert sample_tasks.order_seen.count("head") == stack.attempts
+    assert sample_tasks.effects["next"] == 1
+    assert stack.task_status(follower)["status"] == "succeeded"

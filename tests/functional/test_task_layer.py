@@ -2,6 +2,7 @@
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -282,7 +283,9 @@ def test_status_never_moves_backwards(stack: Stack) -> None:
     # THEN nothing moves a finished task
     assert not claim("c", 3)
     assert not store.mark_dead_unclaimed("t1", "late")
-    assert not store.requeue("t1")
+    seen = store.get_record("t1")
+    assert seen is not None
+    assert not store.requeue("t1", seen=seen)
     status = store.get("t1")
     assert status is not None
     assert status.status == "succeeded"
@@ -419,6 +422,94 @@ def test_redrive_moves_past_messages_that_are_not_tasks(stack: Stack) -> None:
     # THEN the task is requeued and the junk is left where it was
     assert report.requeued == [task_id]
     assert report.left_in_dead_letter_queue == 12
+
+
+def dead_letters_held(stack: Stack) -> int:
+    """Messages in the DLQ, counting those a redrive run hid while it looked at them."""
+    attributes = stack.sqs.get_queue_attributes(
+        QueueUrl=stack.dead_letter_queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return sum(int(count) for count in attributes.values())
+
+
+def test_redrive_leaves_an_envelope_without_a_status_record_dead_lettered(stack: Stack) -> None:
+    # GIVEN a forged envelope in the DLQ, naming an owner but a task the API never accepted
+    task_id = uuid.uuid4().hex
+    forged = {
+        "task_id": task_id,
+        "name": "test_ordered",
+        "version": 1,
+        "owner": "alice",
+        "arguments": {"label": "planted"},
+    }
+    stack.sqs.send_message(QueueUrl=stack.dead_letter_queue_url, MessageBody=json.dumps(forged))
+    # WHEN the DLQ is redriven
+    report = redrive_dead_tasks(
+        sqs=aws.sqs(),
+        store=stack.store,
+        dead_letter_queue_url=stack.dead_letter_queue_url,
+        queue_url=stack.queue_url,
+        wait_seconds=0,
+    )
+    # THEN nothing was requeued and no status was created: the message stays dead-lettered
+    assert report.requeued == []
+    assert report.no_status_record == [task_id]
+    assert stack.receive_messages() == []
+    assert stack.store.get(task_id) is None
+    assert dead_letters_held(stack) == 1
+
+
+class DyingAgain:
+    """The task queue as a redrive sees it, with a worker that takes each requeued task at
+    once and dead-letters it again (under a new message id), before the redrive reads on."""
+
+    def __init__(self, stack: Stack) -> None:
+        self._stack = stack
+        self._sqs = aws.sqs()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sqs, name)
+
+    def send_message(self, **parameters: Any) -> Any:
+        sent = self._sqs.send_message(**parameters)
+        drain(self._stack, 1)
+        return sent
+
+
+@pytest.mark.timeout(30)
+def test_a_task_that_dies_again_during_a_redrive_does_not_keep_it_running(stack: Stack) -> None:
+    # GIVEN a dead task that dies again as soon as it is requeued
+    [task_id] = kill_tasks(stack, 1)
+    # WHEN the DLQ is redriven while the worker runs
+    report = redrive_dead_tasks(
+        sqs=DyingAgain(stack),  # type: ignore[arg-type]
+        store=stack.store,
+        dead_letter_queue_url=stack.dead_letter_queue_url,
+        queue_url=stack.queue_url,
+        wait_seconds=0,
+    )
+    # THEN the run ended, having moved the task once; its new dead letter waits for the next
+    assert report.requeued == [task_id]
+    assert report.left_for_next_run == [task_id]
+    assert dead_letters_held(stack) == 1
+
+
+def test_a_redriven_task_dead_lettered_again_before_its_requeue_reads_dead(stack: Stack) -> None:
+    # GIVEN a dead task, and a worker that runs it (and dead-letters it again) as soon as the
+    # redrive has sent it, before the redrive writes its status
+    [task_id] = kill_tasks(stack, 1)
+    # WHEN the DLQ is redriven
+    redrive_dead_tasks(
+        sqs=DyingAgain(stack),  # type: ignore[arg-type]
+        store=stack.store,
+        dead_letter_queue_url=stack.dead_letter_queue_url,
+        queue_url=stack.queue_url,
+        wait_seconds=0,
+    )
+    # THEN its status says dead, where its message is, never queued
+    assert stack.task_status(task_id)["status"] == "dead"
+    assert dead_letters_held(stack) == 1
 
 
 def test_redrive_leaves_a_task_dead_when_its_send_fails(stack: Stack) -> None:

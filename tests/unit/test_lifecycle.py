@@ -111,7 +111,7 @@ class TaskLifecycle(RuleBasedStateMachine):
             return
         message.lost_in_a_row = 0
         delivery = Delivery(OWNER, message.receive_count, self.now)
-        if lifecycle.exhausted(delivery, RETRY):
+        if lifecycle.exhausted(delivery, RETRY) and not lifecycle.attempts_left(self.record, RETRY):
             self._apply(message, delivery, lifecycle.Exhausted(), claimed=False)
             return
         if outcome == "no_time":
@@ -134,6 +134,7 @@ class TaskLifecycle(RuleBasedStateMachine):
                     receive_count=message.receive_count,
                     max_receives=MAX_RECEIVES,
                     lease_expires_at=self.now + LEASE,
+                    attempts=self.record.attempts + 1,
                 )
                 if outcome == "crash":
                     return  # killed mid-task: the lease and the message's visibility run out

@@ -77,6 +77,9 @@ class Record:
     receive_count: int = 0  # the receive of the message that last claimed it
     max_receives: int = 1
     lease_expires_at: float | None = None  # epoch seconds; set while running
+    # Changes with every write: a writer outside the lifecycle (the redrive) conditions on it.
+    updated_at: str = ""
+    attempts: int = 0  # claims made: attempts actually started
 
 
 @dataclass(frozen=True)
@@ -166,7 +169,16 @@ Outcome = Succeeded | Failed | Permanent | NotStarted | Exhausted
 
 
 def exhausted(delivery: Delivery, retry: RetryPolicy) -> bool:
+    """Received past the last attempt: ask ``attempts_left`` before ending it."""
     return delivery.receive_count > retry.max_receive_count
+
+
+def attempts_left(record: Record | None, retry: RetryPolicy) -> bool:
+    """Whether a task received past its last attempt was started fewer times than its
+    attempts: its receives went elsewhere (a FIFO follower's receives while the head of its
+    group failed, or receives lost before any claim), so it still runs, as its last attempt,
+    in the receives the queue keeps in reserve."""
+    return record is not None and record.attempts < retry.max_receive_count
 
 
 class QueueAction(StrEnum):

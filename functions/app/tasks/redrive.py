@@ -3,8 +3,9 @@
 Each task's envelope goes back with its ``attempt`` raised by one, so the worker sees a fresh
 series of receives, and its status reads ``queued`` once the message has left the dead-letter
 queue (never before: a failed send leaves it ``dead``, where it is). Messages that are not
-task envelopes stay in the dead-letter queue for a person to look at; tasks that already
-succeeded are dropped.
+task envelopes stay in the dead-letter queue for a person to look at, and so do envelopes
+whose task has no status record (expired, forged or orphaned: only a task the API accepted
+may run); tasks that already succeeded are dropped. A run moves each task at most once.
 
 It reads TASK_QUEUE_URL, DEAD_LETTER_QUEUE_URL and TASK_TABLE_NAME (the stack's outputs
 TaskQueueUrl, DeadLetterQueueUrl and TaskTableName) and the usual AWS variables.
@@ -36,6 +37,12 @@ class RedriveReport:
     requeued: list[str] = field(default_factory=list)
     already_succeeded: list[str] = field(default_factory=list)
     left_in_dead_letter_queue: int = 0
+    # Envelopes whose task has no status record (expired, or a forged or orphan message):
+    # never turned into a task, they stay dead-lettered for a person to look at.
+    no_status_record: list[str] = field(default_factory=list)
+    # Tasks dead-lettered again while this run went on (a requeued task that died at once):
+    # a run moves each task once, so it always ends; the next run takes them.
+    left_for_next_run: list[str] = field(default_factory=list)
 
 
 def redrive_dead_tasks(
@@ -49,7 +56,8 @@ def redrive_dead_tasks(
 ) -> RedriveReport:
     """Requeue up to ``limit`` tasks (all, by default) from the dead-letter queue."""
     report = RedriveReport()
-    seen: set[str] = set()
+    seen: set[str] = set()  # message ids, and below the task ids this run has handled
+    tasks: set[str] = set()
     while limit is None or len(report.requeued) < limit:
         wanted = 10 if limit is None else min(10, limit - len(report.requeued))
         messages = sqs.receive_message(
@@ -65,7 +73,7 @@ def redrive_dead_tasks(
             break
         for message in fresh:
             seen.add(message["MessageId"])
-            _redrive_one(sqs, store, message, dead_letter_queue_url, queue_url, report)
+            _redrive_one(sqs, store, message, dead_letter_queue_url, queue_url, report, tasks)
     return report
 
 
@@ -76,6 +84,7 @@ def _redrive_one(
     dead_letter_queue_url: str,
     queue_url: str,
     report: RedriveReport,
+    tasks: set[str],
 ) -> None:
     try:
         envelope = TaskEnvelope.model_validate_json(message["Body"])
@@ -83,15 +92,21 @@ def _redrive_one(
         # Not ours to move: it stays (hidden for this run, so the next receive moves past it).
         report.left_in_dead_letter_queue += 1
         return
+    if envelope.task_id in tasks:
+        # Requeued by this run and dead-lettered again under a new message id: moving it
+        # again could chase it forever, so it waits for the next run.
+        report.left_for_next_run.append(envelope.task_id)
+        return
+    tasks.add(envelope.task_id)
     record = store.get_record(envelope.task_id)
-    if record is not None and record.state is TaskState.SUCCEEDED:
+    if record is None:
+        # Anyone who can send to the DLQ could plant an envelope naming any owner: a task
+        # runs only if the API once accepted it, so this one stays where it is.
+        report.no_status_record.append(envelope.task_id)
+        return
+    if record.state is TaskState.SUCCEEDED:
         report.already_succeeded.append(envelope.task_id)
     else:
-        if record is None:
-            # Nothing runs without a status: one that expired is written again.
-            store.create_queued(
-                envelope.task_id, envelope.name, envelope.correlation_id, owner=envelope.owner
-            )
         retry = envelope.model_copy(update={"attempt": envelope.attempt + 1})
         attributes = {
             name: value
@@ -113,10 +128,10 @@ def _redrive_one(
         )
         report.requeued.append(envelope.task_id)
     sqs.delete_message(QueueUrl=dead_letter_queue_url, ReceiptHandle=message["ReceiptHandle"])
-    if record is not None and record.state is not TaskState.SUCCEEDED:
-        # Only now that the message has left the DLQ; a worker may already hold it, and then
-        # the requeue is refused (its lease wins).
-        store.requeue(envelope.task_id)
+    if record.state is not TaskState.SUCCEEDED:
+        # Only now that the message has left the DLQ; a worker may already hold it, or have
+        # run it and dead-lettered it again, and then the requeue is refused (its write wins).
+        store.requeue(envelope.task_id, seen=record)
 
 
 class RedriveSetupError(Exception):
@@ -137,7 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"requeued {len(report.requeued)} task(s); "
         f"{len(report.already_succeeded)} had already succeeded; "
-        f"{report.left_in_dead_letter_queue} message(s) are not tasks and stay dead-lettered"
+        f"{report.left_in_dead_letter_queue} message(s) are not tasks and stay dead-lettered; "
+        f"{len(report.no_status_record)} have no status record: left dead-lettered; "
+        f"{len(report.left_for_next_run)} died again during this run: left for the next run"
     )
     return 0
 

@@ -3,7 +3,16 @@
 It asks ``app.tasks.lifecycle`` what to do and carries the answer out against DynamoDB (one
 claim, one outcome write), S3 (claim-checked arguments, large results) and SQS (retry delay,
 dead-letter copy). Nothing here decides; everything here can fail, and is retried in place
-while the invocation has time, because a lost outcome write is what would run an effect twice.
+while the invocation has time (all but ``WRITE_RESERVE_SECONDS`` of it), because a lost
+outcome write is what would run an effect again.
+
+A task starts only with ``OUTCOME_MARGIN_SECONDS`` left after its declared time, so its
+outcome writes (the result to S3 then the status, or the status then the dead-letter copy)
+get that much time to land. What remains: if DynamoDB refuses the outcome until the deadline
+(or one AWS call hangs past it: botocore's own retries and timeouts, set in ``app.aws``,
+bound it only to seconds), or the worker dies between the effect and its write, the status
+does not say the effect happened and the effect can run again on a later receive. A task
+that must never repeat its effect should key the effect on ``context.task_id``.
 """
 
 import json
@@ -53,13 +62,14 @@ MAX_MESSAGE_ATTRIBUTES = 10  # SQS's limit per message
 _KEEP_FIRST = ("correlation_id", "task_name")
 # The characters SQS accepts in a body or string attribute; it refuses a message with others.
 _NOT_SQS_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-WRITE_ATTEMPTS = 6  # per write, after botocore's own retries
-# The pauses between those attempts, in seconds, and their sum.
-WRITE_PAUSES = tuple(min(0.05 * 2**attempt, 1.0) for attempt in range(WRITE_ATTEMPTS - 1))
-WRITE_RETRY_SECONDS = sum(WRITE_PAUSES)
-# Time kept back after a task to write its outcome: more than the whole retry schedule, so
-# the invocation's deadline cannot cut in between an effect and its outcome. And a margin
-# added to a lease for clock skew between workers.
+# A write is tried again after AWS errors (past botocore's own retries) until the next try
+# would leave less than this before the invocation's deadline: the time to report the batch.
+WRITE_RESERVE_SECONDS = 0.5
+WRITE_PAUSE_SECONDS = 0.05  # the first pause between tries, doubled each time up to the next
+WRITE_PAUSE_MAX_SECONDS = 1.0
+# Time kept back after a task to write its outcome (up to two writes, each retried in the
+# time left), so the invocation's deadline does not cut in between an effect and its outcome.
+# And a margin added to a lease for clock skew between workers.
 OUTCOME_MARGIN_SECONDS = 3.0
 LEASE_MARGIN_SECONDS = 5.0
 _NO_DEADLINE_MILLIS = 15 * 60 * 1000  # direct calls outside Lambda: Lambda's longest timeout
@@ -105,10 +115,14 @@ class TaskRunner:
         self._retry = retry
         self._results_prefix = results_prefix
         self._pause = pause
+        # The time left in the invocation of the record this thread runs (records of a
+        # batch run in threads of their own), which bounds the write retries.
+        self._invocation = threading.local()
 
     def __call__(self, record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
         correlation_id = _string_attributes(record).get("correlation_id") or record.message_id
         bind_correlation_id(correlation_id)
+        self._invocation.remaining = _remaining(lambda_context)
         try:
             envelope = TaskEnvelope.model_validate_json(record.body)
         except ValidationError as error:
@@ -119,7 +133,7 @@ class TaskRunner:
         # Context keys, like the correlation id: overlapping invocations keep their own.
         logger.thread_safe_append_keys(task_id=envelope.task_id, task_name=envelope.name)
         try:
-            self._handle(record, envelope, _remaining(lambda_context))
+            self._handle(record, envelope, self._invocation.remaining)
         finally:
             logger.thread_safe_remove_keys(["task_id", "task_name"])
 
@@ -128,7 +142,9 @@ class TaskRunner:
     ) -> None:
         receive_count = int(record.attributes.approximate_receive_count or 1)
         delivery = Delivery(envelope.owner, receive_count, time.time())
-        if lifecycle.exhausted(delivery, self._retry):
+        if lifecycle.exhausted(delivery, self._retry) and not lifecycle.attempts_left(
+            self._persist(lambda: self._store.get_record(envelope.task_id)), self._retry
+        ):
             self._carry_out(record, envelope, delivery, Exhausted(), lease=None)
             return
         definition = self._definition(envelope)
@@ -205,6 +221,11 @@ class TaskRunner:
         except PermanentTaskError as error:
             logger.exception("task cannot succeed; it is dead-lettered now")
             return Permanent(str(error)), None
+        except (ClientError, BotoCoreError) as error:
+            # AWS's text names roles, accounts and buckets: it goes to the log, and the status
+            # (which clients read) gets only the kind of error and its code.
+            logger.exception("task attempt failed on an AWS call")
+            return Failed(_aws_error_summary(error)), None
         except Exception as error:
             logger.exception("task attempt failed")
             return Failed(f"{type(error).__name__}: {error}"), None
@@ -243,6 +264,7 @@ class TaskRunner:
                             task_id=envelope.task_id,
                             result=result or {},
                         ),
+                        share=0.5,  # the status write comes next
                     )
                 except (ClientError, BotoCoreError) as error:
                     # The effect has happened: succeeded without its result beats running
@@ -257,7 +279,9 @@ class TaskRunner:
                 )
                 logger.info("task succeeded", extra={"attempt": delivery.receive_count})
             else:
-                self._finish(envelope, lease, transition)
+                # A dead task's message is copied to the DLQ next: leave that copy its time.
+                last = transition.action is QueueAction.DEAD_LETTER
+                self._finish(envelope, lease, transition, share=0.5 if last else 1.0)
             self._count(state)
         match transition.action:
             case QueueAction.DELETE:
@@ -275,6 +299,8 @@ class TaskRunner:
         envelope: TaskEnvelope,
         lease: str,
         transition: lifecycle.Transition,
+        *,
+        share: float = 1.0,
         **result: Any,
     ) -> None:
         assert transition.state is not None
@@ -288,25 +314,32 @@ class TaskRunner:
                 retry_in=transition.delay,
                 **result,
             ),
+            share=share,
         )
         if not written:
             logger.error("the task's lease passed to another worker before its outcome landed")
 
-    def _persist(self, write: Callable[[], T]) -> T:
+    def _persist(self, write: Callable[[], T], *, share: float = 1.0) -> T:
         """``write``, tried again after AWS errors (throttling, 5xx, lost connections).
 
         An outcome that is never written would leave the effect to run again, so writes get
-        more tries than botocore's own; the last error is raised when they are exhausted.
+        more tries than botocore's own: as many as fit in ``share`` of the invocation's time
+        left above ``WRITE_RESERVE_SECONDS`` (a half for the first of two writes, so the
+        second has its turn); the last error is raised when the time is up.
         """
-        for attempt in range(WRITE_ATTEMPTS):
+        remaining: Callable[[], int] = getattr(self._invocation, "remaining", _remaining(None))
+        spare = remaining() / 1000 - WRITE_RESERVE_SECONDS
+        keep = WRITE_RESERVE_SECONDS + max(spare, 0) * (1 - share)
+        pause = WRITE_PAUSE_SECONDS
+        while True:
             try:
                 return write()
             except (ClientError, BotoCoreError):
-                if attempt == WRITE_ATTEMPTS - 1:
+                if remaining() / 1000 - pause < keep:
                     raise
                 logger.warning("AWS write failed; trying again", exc_info=True)
-                self._pause(WRITE_PAUSES[attempt])
-        raise AssertionError("unreachable")  # pragma: no cover
+                self._pause(pause)
+                pause = min(pause * 2, WRITE_PAUSE_MAX_SECONDS)
 
     def _definition(self, envelope: TaskEnvelope) -> TaskDefinition[Any] | None:
         try:
@@ -420,6 +453,14 @@ def _sqs_text(text: str) -> str:
     """``text`` as SQS will take it: a malformed body's JSON keys (say "\\u0000") reach a
     validation error's location, and SQS would refuse the dead-lettered copy over them."""
     return _NOT_SQS_TEXT.sub("\ufffd", text)
+
+
+def _aws_error_summary(error: ClientError | BotoCoreError) -> str:
+    """What a client may read of an AWS error: its kind and code, never AWS's message."""
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code") or "unknown"
+        return f"{type(error).__name__} ({code})"
+    return type(error).__name__
 
 
 def _summary(error: ValidationError) -> str:

@@ -1,9 +1,11 @@
 """Sending tasks: status record first, then SQS (batched), so nothing is accepted unseen."""
 
 import json
+import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
 MAX_DELAY_SECONDS = 900  # SQS's own limit for DelaySeconds
 SQS_BATCH_ENTRIES = 10  # SQS's limit for SendMessageBatch
 SQS_BATCH_BYTES = 1024 * 1024  # SQS's limit for one message and for a whole batch
+DISCARD_ATTEMPTS = 3  # tries to remove a refused task's status, each after botocore's own
+NOT_ACCEPTED = "not accepted by the queue"
 CLAIM_CHECK_BYTES = 256 * 1024  # larger arguments go to S3, so a batch still carries several
 
 
@@ -167,13 +171,19 @@ class TaskSender:
         )
 
     def _discard(self, task_ids: Sequence[str]) -> None:
-        """Remove refused tasks' records; one that cannot be removed only reads ``queued``
-        until it expires: its task was reported refused and no message exists for it."""
+        """Remove refused tasks' records. One that cannot be removed is marked ``dead``
+        ("not accepted by the queue") instead: its client was told to send again, and the old
+        id must not read ``queued`` until it expires, since no message exists to run it."""
         for task_id in task_ids:
-            try:
-                self._store.discard_queued(task_id)
-            except (ClientError, BotoCoreError):
-                logger.exception("could not remove a refused task's status", extra={"id": task_id})
+            removed = _try(partial(self._store.discard_queued, task_id))
+            if not removed and not _try(
+                partial(self._store.mark_not_accepted, task_id, NOT_ACCEPTED)
+            ):
+                logger.error(
+                    "a refused task's status could be neither removed nor marked dead; it "
+                    "reads queued until it expires",
+                    extra={"id": task_id},
+                )
 
     def _prepare(self, request: TaskRequest) -> _Outgoing:
         if not 0 <= request.delay_seconds <= MAX_DELAY_SECONDS:
@@ -271,6 +281,20 @@ def _maybe_sent(error: Exception) -> bool:
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         return status >= 500 or status == 0
     return True
+
+
+def _try(write: Callable[[], object]) -> bool:
+    """``write``, tried up to ``DISCARD_ATTEMPTS`` times; whether it went through (a refused
+    condition counts: the record moved on, which is all a discard wants)."""
+    for attempt in range(DISCARD_ATTEMPTS):
+        try:
+            write()
+            return True
+        except (ClientError, BotoCoreError):
+            logger.warning("could not update a refused task's status", exc_info=True)
+            if attempt < DISCARD_ATTEMPTS - 1:
+                time.sleep(0.05 * 2**attempt)
+    return False
 
 
 def _error_code(error: Exception) -> str:

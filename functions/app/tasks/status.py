@@ -209,6 +209,17 @@ class TaskStatusStore:
             values={":running_now": TaskState.RUNNING.value, ":token": lease_token},
         )
 
+    def mark_not_accepted(self, task_id: str, error: str) -> bool:
+        """``dead`` for a task its client was told was refused, whose record stayed: still
+        ``queued`` (no worker ever saw it), it says it will never run."""
+        return self._update(
+            task_id,
+            {"#status": TaskState.DEAD.value, "last_error": truncate(error)},
+            [],
+            condition="#status = :queued",
+            values={":queued": TaskState.QUEUED.value},
+        )
+
     def mark_dead_unclaimed(self, task_id: str, error: str) -> bool:
         """``dead`` without a claim: a last receive that never started, or one past the last
         attempt. A live lease wins, and so does a last attempt that already reads dead."""
@@ -228,17 +239,20 @@ class TaskStatusStore:
             },
         )
 
-    def requeue(self, task_id: str) -> bool:
-        """A redriven task reads ``queued`` again, unless it succeeded or a worker holds it."""
+    def requeue(self, task_id: str, seen: Record) -> bool:
+        """A redriven task reads ``queued`` again, unless it succeeded, a worker holds it, or
+        the record changed since the redrive read it as ``seen``: a worker that already ran
+        the requeued message (and maybe dead-lettered it again) has the last word."""
         return self._update(
             task_id,
             {"#status": TaskState.QUEUED.value},
             ["lease", "lease_expires_at", "finished_at", "next_attempt_at"],
             condition=(
-                "#status IN (:dead, :failed, :queued) OR (#status = :running_now AND "
-                "lease_expires_at < :now)"
+                "updated_at = :seen AND (#status IN (:dead, :failed, :queued) OR "
+                "(#status = :running_now AND lease_expires_at < :now))"
             ),
             values={
+                ":seen": seen.updated_at,
                 ":dead": TaskState.DEAD.value,
                 ":failed": TaskState.FAILED.value,
                 ":queued": TaskState.QUEUED.value,
@@ -337,6 +351,8 @@ def _record(values: dict[str, Any]) -> Record:
         receive_count=int(values.get("receive_count", 0)),
         max_receives=int(values.get("max_receives", 1)),
         lease_expires_at=float(lease) if lease is not None else None,
+        updated_at=str(values.get("updated_at", "")),
+        attempts=int(values.get("attempts", 0)),
     )
 
 

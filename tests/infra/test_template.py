@@ -309,9 +309,10 @@ def test_worker_runs_with_its_own_role_of_exact_grants(
         assert granted[f"sqs:{action}"] == {queue}
     # AND dead-letters into the DLQ only
     assert granted["sqs:SendMessage"] == {physical.attribute("DeadLetterQueue", "Arn")}
-    # AND updates task records one at a time (no read, Scan, Query, Batch*): claim and outcome
+    # AND reads and updates task records one at a time (no Scan, Query, Batch*)
     task_table = physical.attribute("TaskTable", "Arn")
     assert {a: r for a, r in granted.items() if a.startswith("dynamodb:")} == {
+        "dynamodb:GetItem": {task_table},
         "dynamodb:UpdateItem": {task_table},
     }
     # AND reads uploads and claim-checked arguments, writes results, nothing else in the bucket

@@ -154,6 +154,13 @@ def host_build() -> Path:
     return REPO_ROOT / ".aws-sam" / f"build-{HOST_ARCH}"
 
 
+def with_claims(event_file: Path) -> dict[str, Any]:
+    """The sample event, carrying the claims of the owner its upload key belongs to."""
+    event: dict[str, Any] = json.loads(event_file.read_text())
+    event["requestContext"]["authorizer"] = {"jwt": {"claims": {"sub": "local"}, "scopes": []}}
+    return event
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--build", type=Path, help="a build folder (default: this machine's)")
@@ -198,10 +205,13 @@ def main(argv: list[str] | None = None) -> None:
             if response.get("statusCode") != 202:
                 raise RuntimeError(f"{subject.label}: POST /process/ answered {response}")
 
+        # As API Gateway's JWT authorizer hands it on: the deployed default has auth on.
+        process_event = root / "process.json"
+        process_event.write_text(json.dumps(with_claims(PROCESS_EVENT)))
         api = cold_starts(
             api_subjects,
             args.runs,
-            lambda _: PROCESS_EVENT,
+            lambda _: process_event,
             accepted,
             api_env,
             memory["ApiFunction"],

@@ -21,7 +21,7 @@ REGION = "us-east-1"
 EVENTS = Path(__file__).resolve().parent.parent / "infra" / "events"
 SQS_EVENT = EVENTS / "WorkerFunction" / "sqs-batch.json"
 BATCH_SIZE = 10
-UPLOAD_KEY = "uploads/report.csv"  # the file the sample events name
+UPLOAD_KEY = "uploads/local/report.csv"  # the file the sample events name
 
 
 @dataclass

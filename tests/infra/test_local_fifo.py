@@ -144,6 +144,9 @@ def test_redrive_requeues_from_the_fifo_dlq(template: Template, fifo_stack: Phys
     envelope = TaskEnvelope(
         task_id="t1", name=PROBE.name, version=1, owner="local", arguments={"n": 1}
     )
+    # (its status reads dead: a redrive moves only tasks the service accepted)
+    store.create_queued("t1", PROBE.name, None, owner="local")
+    assert store.mark_dead_unclaimed("t1", "every attempt failed")
     sqs.send_message(
         QueueUrl=environment["DEAD_LETTER_QUEUE_URL"],
         MessageBody=envelope.model_dump_json(),

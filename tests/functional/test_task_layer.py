@@ -5,19 +5,22 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from app import aws
 from app.config import get_settings
 from app.tasks.envelope import MAX_PAYLOAD_BYTES
-from app.tasks.redrive import redrive_dead_tasks
+from app.tasks.redrive import RedriveReport, redrive_dead_tasks
 from app.tasks.sender import TaskRequest, TaskSender
 from app.tasks.status import TaskState, TaskStatusStore
 from app.worker import wiring
 from tests.functional import sample_tasks
 from tests.functional.stack import Stack
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
 
 
 @pytest.fixture
@@ -46,6 +49,17 @@ def sender(
         owner="local",
         correlation_id=correlation_id,
         trace_header=trace_header,
+    )
+
+
+def redrive(stack: Stack, sqs: "SQSClient | None" = None, **options: Any) -> RedriveReport:
+    """The operator's redrive of the stack's dead-letter queue."""
+    return redrive_dead_tasks(
+        sqs=sqs or aws.sqs(),
+        store=stack.store,
+        dead_letter_queue_url=stack.dead_letter_queue_url,
+        queue_url=stack.queue_url,
+        **options,
     )
 
 
@@ -242,12 +256,7 @@ def test_redrive_requeues_dead_tasks_which_then_succeed(stack: Stack) -> None:
     assert stack.task_status(task_id)["status"] == "dead"
     # WHEN the file arrives and an operator redrives the dead-letter queue
     stack.upload("uploads/local/late.txt", b"1\n2\n")
-    report = redrive_dead_tasks(
-        sqs=aws.sqs(),
-        store=stack.store,
-        dead_letter_queue_url=stack.dead_letter_queue_url,
-        queue_url=stack.queue_url,
-    )
+    report = redrive(stack)
     # THEN the task is queued again, as a second attempt, and then succeeds
     assert report.requeued == [task_id]
     assert stack.task_status(task_id)["status"] == "queued"
@@ -390,14 +399,7 @@ def test_redrive_honours_its_limit_per_message(stack: Stack) -> None:
     # GIVEN three dead tasks in the dead-letter queue
     ids = kill_tasks(stack, 3)
     # WHEN an operator redrives one
-    report = redrive_dead_tasks(
-        sqs=aws.sqs(),
-        store=stack.store,
-        dead_letter_queue_url=stack.dead_letter_queue_url,
-        queue_url=stack.queue_url,
-        limit=1,
-        wait_seconds=0,
-    )
+    report = redrive(stack, limit=1, wait_seconds=0)
     # THEN exactly one is requeued, and the other two still wait, dead
     assert len(report.requeued) == 1
     assert len(stack.receive_messages()) == 1
@@ -412,13 +414,7 @@ def test_redrive_moves_past_messages_that_are_not_tasks(stack: Stack) -> None:
         stack.sqs.send_message(QueueUrl=stack.dead_letter_queue_url, MessageBody=f"junk {n}")
     [task_id] = kill_tasks(stack, 1)
     # WHEN the DLQ is redriven
-    report = redrive_dead_tasks(
-        sqs=aws.sqs(),
-        store=stack.store,
-        dead_letter_queue_url=stack.dead_letter_queue_url,
-        queue_url=stack.queue_url,
-        wait_seconds=0,
-    )
+    report = redrive(stack, wait_seconds=0)
     # THEN the task is requeued and the junk is left where it was
     assert report.requeued == [task_id]
     assert report.left_in_dead_letter_queue == 12
@@ -445,13 +441,7 @@ def test_redrive_leaves_an_envelope_without_a_status_record_dead_lettered(stack:
     }
     stack.sqs.send_message(QueueUrl=stack.dead_letter_queue_url, MessageBody=json.dumps(forged))
     # WHEN the DLQ is redriven
-    report = redrive_dead_tasks(
-        sqs=aws.sqs(),
-        store=stack.store,
-        dead_letter_queue_url=stack.dead_letter_queue_url,
-        queue_url=stack.queue_url,
-        wait_seconds=0,
-    )
+    report = redrive(stack, wait_seconds=0)
     # THEN nothing was requeued and no status was created: the message stays dead-lettered
     assert report.requeued == []
     assert report.no_status_record == [task_id]
@@ -482,13 +472,7 @@ def test_a_task_that_dies_again_during_a_redrive_does_not_keep_it_running(stack:
     # GIVEN a dead task that dies again as soon as it is requeued
     [task_id] = kill_tasks(stack, 1)
     # WHEN the DLQ is redriven while the worker runs
-    report = redrive_dead_tasks(
-        sqs=DyingAgain(stack),  # type: ignore[arg-type]
-        store=stack.store,
-        dead_letter_queue_url=stack.dead_letter_queue_url,
-        queue_url=stack.queue_url,
-        wait_seconds=0,
-    )
+    report = redrive(stack, sqs=DyingAgain(stack), wait_seconds=0)  # type: ignore[arg-type]
     # THEN the run ended, having moved the task once; its new dead letter waits for the next
     assert report.requeued == [task_id]
     assert report.left_for_next_run == [task_id]
@@ -500,13 +484,7 @@ def test_a_redriven_task_dead_lettered_again_before_its_requeue_reads_dead(stack
     # redrive has sent it, before the redrive writes its status
     [task_id] = kill_tasks(stack, 1)
     # WHEN the DLQ is redriven
-    redrive_dead_tasks(
-        sqs=DyingAgain(stack),  # type: ignore[arg-type]
-        store=stack.store,
-        dead_letter_queue_url=stack.dead_letter_queue_url,
-        queue_url=stack.queue_url,
-        wait_seconds=0,
-    )
+    redrive(stack, sqs=DyingAgain(stack), wait_seconds=0)  # type: ignore[arg-type]
     # THEN its status says dead, where its message is, never queued
     assert stack.task_status(task_id)["status"] == "dead"
     assert dead_letters_held(stack) == 1
@@ -521,13 +499,7 @@ def test_redrive_leaves_a_task_dead_when_its_send_fails(stack: Stack) -> None:
     faults.add(Fault("SendMessage", "AccessDenied", status=403))
     try:
         with pytest.raises(Exception, match="AccessDenied"):
-            redrive_dead_tasks(
-                sqs=aws.sqs(),
-                store=stack.store,
-                dead_letter_queue_url=stack.dead_letter_queue_url,
-                queue_url=stack.queue_url,
-                wait_seconds=0,
-            )
+            redrive(stack, wait_seconds=0)
     finally:
         faults.remove()
     # THEN its status still says dead (it is in the DLQ), never queued

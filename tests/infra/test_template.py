@@ -332,7 +332,9 @@ def test_worker_runs_with_its_own_role_of_exact_grants(
     ]
 
 
-def test_queues_deny_plain_http_and_only_the_api_sends_tasks(template: Template) -> None:
+def test_queues_deny_plain_http_and_only_the_api_and_scheduler_send_tasks(
+    template: Template,
+) -> None:
     policies = {
         properties(template, policy_id)["Queues"][0]["Ref"]: properties(template, policy_id)
         for policy_id in logical_ids(template, "AWS::SQS::QueuePolicy")
@@ -344,7 +346,8 @@ def test_queues_deny_plain_http_and_only_the_api_sends_tasks(template: Template)
         assert tls["Effect"] == "Deny"
         assert tls["Principal"] == "*"
         assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    # AND anyone but the API's role (and the redrive principal, when given) is denied sending
+    # AND anyone but the API's role, the scheduler's (and the redrive principal, when given) is
+    # denied sending
     [senders] = [
         st
         for st in policies["TaskQueue"]["PolicyDocument"]["Statement"]
@@ -354,11 +357,16 @@ def test_queues_deny_plain_http_and_only_the_api_sends_tasks(template: Template)
     assert senders["Action"] == "sqs:SendMessage"
     allowed_principals = senders["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
     api_role = {"Fn::GetAtt": ["ApiFunctionRole", "Arn"]}
+    scheduler_role = {"Fn::GetAtt": ["TaskSchedulerRole", "Arn"]}
     assert resolve_if(template, allowed_principals, "HasRedrivePrincipal", True) == [
         api_role,
+        scheduler_role,
         {"Ref": "RedrivePrincipalArn"},
     ]
-    assert resolve_if(template, allowed_principals, "HasRedrivePrincipal", False) == [api_role]
+    assert resolve_if(template, allowed_principals, "HasRedrivePrincipal", False) == [
+        api_role,
+        scheduler_role,
+    ]
     # AND only the task queue may use the DLQ as its dead-letter queue
     allow = properties(template, "DeadLetterQueue")["RedriveAllowPolicy"]
     assert allow["redrivePermission"] == "byQueue"

@@ -4,7 +4,7 @@ PY := .venv/bin/python
 export PYTHONPATH := functions:.
 UV := .tools/uv/bin/uv
 
-.PHONY: run test lint format check-template requirements bench upload redrive build deploy clean
+.PHONY: run test lint format check-template periodic-template requirements bench upload redrive build deploy clean
 
 .venv/.synced: pyproject.toml uv.lock scripts/bootstrap
 	scripts/bootstrap
@@ -31,6 +31,10 @@ format: .venv/.synced
 ## check-template: sam validate, cfn-lint and checkov on template.yaml
 check-template: .venv/.synced
 	scripts/check-template
+
+## periodic-template: print template.yaml's schedules for the @periodic tasks in the code
+periodic-template: .venv/.synced
+	@$(PY) -m app.tasks.periodic_template
 
 ## requirements: regenerate functions/requirements.txt (what sam build installs) from uv.lock
 requirements: .venv/.synced

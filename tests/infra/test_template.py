@@ -309,11 +309,13 @@ def test_worker_runs_with_its_own_role_of_exact_grants(
         assert granted[f"sqs:{action}"] == {queue}
     # AND dead-letters into the DLQ only
     assert granted["sqs:SendMessage"] == {physical.attribute("DeadLetterQueue", "Arn")}
-    # AND reads and updates task records one at a time (no Scan, Query, Batch*)
+    # AND reads, updates and (for periodic tasks) creates task records one at a time (no
+    # Scan, Query, Batch*)
     task_table = physical.attribute("TaskTable", "Arn")
     assert {a: r for a, r in granted.items() if a.startswith("dynamodb:")} == {
         "dynamodb:GetItem": {task_table},
         "dynamodb:UpdateItem": {task_table},
+        "dynamodb:PutItem": {task_table},
     }
     # AND reads uploads and claim-checked arguments, writes results, nothing else in the bucket
     assert granted["s3:GetObject"] == {
@@ -323,6 +325,8 @@ def test_worker_runs_with_its_own_role_of_exact_grants(
     }
     # AND renews claim-checked arguments' age by copying them onto themselves
     assert granted["s3:PutObject"] == {f"{bucket}/results/*", f"{bucket}/{PAYLOAD_PREFIX}*"}
+    # AND deletes only results (the expired-results sweep)
+    assert granted["s3:DeleteObject"] == {f"{bucket}/results/*"}
     assert granted["s3:ListBucket"] == {bucket}
     # AND its managed policies are only the logs and X-Ray ones SAM gives every function
     arns = properties(template, "WorkerRole")["ManagedPolicyArns"]

@@ -113,10 +113,11 @@ def _redrive_one(
             for name, value in message.get("MessageAttributes", {}).items()
             if name != "dead_letter_reason"
         }
-        fifo: dict[str, str] = {}
+        # A standard queue's group is the owner (fair queues), as the sender sets it.
+        grouping: dict[str, str] = {"MessageGroupId": envelope.owner}
         if queue_url.endswith(".fifo"):
             group = message.get("Attributes", {}).get("MessageGroupId") or envelope.task_id
-            fifo = {
+            grouping = {
                 "MessageGroupId": group,
                 "MessageDeduplicationId": f"{envelope.task_id}-{retry.attempt}",
             }
@@ -124,7 +125,7 @@ def _redrive_one(
             QueueUrl=queue_url,
             MessageBody=retry.message_body(),
             MessageAttributes=attributes,
-            **fifo,  # type: ignore[arg-type]
+            **grouping,  # type: ignore[arg-type]
         )
         report.requeued.append(envelope.task_id)
     sqs.delete_message(QueueUrl=dead_letter_queue_url, ReceiptHandle=message["ReceiptHandle"])

@@ -10,6 +10,9 @@ if TYPE_CHECKING:
 # Larger results would crowd the status record (DynamoDB's 400 KB item limit, and a write
 # costs one unit per KB): they go to S3 and the record keeps a pointer.
 INLINE_RESULT_BYTES = 4 * 1024
+# S3 metadata naming the task a stored result belongs to: what the expired-results sweep
+# (app.maintenance.expired_results) requires before it deletes anything.
+TASK_ID_METADATA = "task-id"
 
 
 @dataclass(frozen=True)
@@ -37,5 +40,11 @@ def store_result(
         return StoredResult(result, None)
     key = result_key(results_prefix, owner, task_id)
     # Written before the status says succeeded; a retry overwrites the same key.
-    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    s3.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=body,
+        ContentType="application/json",
+        Metadata={TASK_ID_METADATA: task_id},
+    )
     return StoredResult(None, key)

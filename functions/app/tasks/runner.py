@@ -31,7 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from app.observability import bind_correlation_id, logger, metrics
-from app.tasks import lifecycle
+from app.tasks import lifecycle, periodic
 from app.tasks.context import TaskContext
 from app.tasks.envelope import MAX_PAYLOAD_BYTES, TaskEnvelope
 from app.tasks.lifecycle import (
@@ -102,6 +102,7 @@ class TaskRunner:
         dead_letter_queue_url: str,
         bucket: str,
         retry: RetryPolicy,
+        schedules: periodic.PeriodicSchedules = periodic.schedules,
         results_prefix: str = "results/",
         pause: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -113,6 +114,7 @@ class TaskRunner:
         self._dead_letter_queue_url = dead_letter_queue_url
         self._bucket = bucket
         self._retry = retry
+        self._schedules = schedules
         self._results_prefix = results_prefix
         self._pause = pause
         # The time left in the invocation of the record this thread runs (records of a
@@ -126,16 +128,41 @@ class TaskRunner:
         try:
             envelope = TaskEnvelope.model_validate_json(record.body)
         except ValidationError as error:
-            # Retrying cannot fix a message that is not an envelope: park it in the DLQ now.
-            self._dead_letter(record, f"not a task envelope: {_summary(error)}")
-            _metric("MalformedMessages", MetricUnit.Count, 1)
-            return
+            firing = periodic.parse_firing(record.body)
+            if firing is None:
+                # Retrying cannot fix a message that is not an envelope: park it in the DLQ.
+                self._dead_letter(record, f"not a task envelope: {_summary(error)}")
+                _metric("MalformedMessages", MetricUnit.Count, 1)
+                return
+            accepted = self._accept_firing(record, firing)
+            if accepted is None:
+                return
+            record, envelope = accepted
         # Context keys, like the correlation id: overlapping invocations keep their own.
         logger.thread_safe_append_keys(task_id=envelope.task_id, task_name=envelope.name)
         try:
             self._handle(record, envelope, self._invocation.remaining)
         finally:
             logger.thread_safe_remove_keys(["task_id", "task_name"])
+
+    def _accept_firing(
+        self, record: SQSRecord, firing: periodic.PeriodicFiring
+    ) -> tuple[SQSRecord, TaskEnvelope] | None:
+        """A periodic firing as a task: its status record created here (once, whichever
+        delivery of the firing comes first), and the record carrying the envelope from now on,
+        so a dead-lettered copy can be redriven like any task. None when it must not run."""
+        decision = periodic.accept(firing, self._schedules.get(firing.periodic))
+        if isinstance(decision, periodic.Refused):
+            self._dead_letter(record, decision.reason)
+            return None
+        envelope = decision
+        bind_correlation_id(envelope.correlation_id or envelope.task_id)
+        self._persist(
+            lambda: self._store.create_unless_present(
+                envelope.task_id, envelope.name, envelope.correlation_id, owner=envelope.owner
+            )
+        )
+        return SQSRecord({**record.raw_event, "body": envelope.message_body()}), envelope
 
     def _handle(
         self, record: SQSRecord, envelope: TaskEnvelope, remaining: Callable[[], int]

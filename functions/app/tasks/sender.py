@@ -234,8 +234,13 @@ class TaskSender:
             # task name would serialize every task of a kind.
             entry["MessageGroupId"] = request.group_key or task_id
             entry["MessageDeduplicationId"] = task_id
-        elif request.delay_seconds:
-            entry["DelaySeconds"] = request.delay_seconds
+        else:
+            # SQS fair queues: on a standard queue a group id spreads the consumers' share
+            # across owners, so one owner's burst does not hold back everyone else's tasks.
+            # Standard queues keep no order within a group.
+            entry["MessageGroupId"] = self._owner
+            if request.delay_seconds:
+                entry["DelaySeconds"] = request.delay_seconds
         return _Outgoing(envelope, entry, len(body.encode()) + 1024)
 
     def _send_batch(self, batch: list[_Outgoing]) -> dict[str, _Unsent]:

@@ -103,6 +103,19 @@ class TaskStatusStore:
             ConditionExpression="attribute_not_exists(task_id)",
         )
 
+    def create_unless_present(
+        self, task_id: str, name: str, correlation_id: str | None, *, owner: str
+    ) -> bool:
+        """``create_queued`` for a task whose record may exist already (a periodic firing
+        delivered twice): False, and the record untouched, when it does."""
+        try:
+            self.create_queued(task_id, name, correlation_id, owner=owner)
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            return False
+        return True
+
     def discard_queued(self, task_id: str) -> bool:
         """Remove a record whose message never reached the queue (it was never accepted)."""
         return self._write(

@@ -1,11 +1,14 @@
 """Builds the worker's task runner from settings, once per process."""
 
+from datetime import timedelta
 from functools import cache
 
 from app import aws, catalog
 from app.config import get_settings
 from app.files import processing
 from app.files.keys import Uploads
+from app.maintenance import expired_results
+from app.tasks.periodic import schedules
 from app.tasks.registry import registry
 from app.tasks.runner import RetryPolicy, TaskRunner
 from app.tasks.status import TaskStatusStore
@@ -27,9 +30,20 @@ def task_runner() -> TaskRunner:
             Uploads(settings.uploads_prefix, settings.results_prefix),
         )
     )
+    store = TaskStatusStore.from_settings(aws.dynamodb(), settings)
+    expired_results.use(
+        expired_results.ResultSweeper(
+            aws.s3(),
+            settings.bucket_name,
+            settings.results_prefix,
+            store,
+            timedelta(days=settings.task_ttl_days),
+        )
+    )
     return TaskRunner(
         registry=registry,
-        store=TaskStatusStore.from_settings(aws.dynamodb(), settings),
+        schedules=schedules,
+        store=store,
         sqs=aws.sqs(),
         s3=aws.s3(),
         queue_url=settings.task_queue_url,

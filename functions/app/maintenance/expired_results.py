@@ -10,6 +10,7 @@ recoverable as a noncurrent version until the lifecycle rule removes it (30 days
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -46,12 +47,13 @@ class ResultSweeper:
     results_prefix: str
     store: TaskStatusStore
     ttl: timedelta
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def sweep(self, arguments: SweepArguments, context: TaskContext) -> TaskResult:
         pattern = re.compile(
             rf"^{re.escape(self.results_prefix)}[^/]+/tasks/([A-Za-z0-9_-]+)\.json$"
         )
-        cutoff = datetime.now(UTC) - self.ttl - GRACE
+        cutoff = self.now() - self.ttl - GRACE
         checked = deleted = freed = 0
         complete = True
         pages = self.s3.get_paginator("list_objects_v2").paginate(

@@ -39,14 +39,8 @@ def firing(scheduled_time: str = FIRED_AT, execution_id: str = "d32c5kddcf5bb8c3
 
 def deliver(stack: Stack, body: str) -> dict[str, object]:
     """The schedule sends the message; Lambda's event source mapping hands it to the worker."""
-    from app.worker.handler import handler
-
     stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=body)
-    # The worker's own timeout: the sweep declares it may take a minute.
-    timeout = function_settings(load_template(), "WorkerFunction").timeout_seconds
-    context = FakeContext(function_name="worker", remaining_ms=timeout * 1000)
-    response: dict[str, object] = handler(stack.queued_event(), context)
-    return response
+    return deliver_visible(stack)
 
 
 @pytest.fixture
@@ -150,3 +144,50 @@ def test_no_caller_reads_the_systems_tasks(stack: Stack, later: None) -> None:
     deliver(stack, firing())
     # WHEN the local owner asks for it by id THEN it is unknown to them
     assert stack.api("get-task", path=f"/tasks/{TASK_ID}")["statusCode"] == 404
+
+
+def test_a_periodic_run_that_dies_can_be_redriven_like_any_task(stack: Stack) -> None:
+    from app.tasks.redrive import redrive_dead_tasks
+
+    # GIVEN a sweep that fails every attempt (its bucket is gone)
+    wiring.task_runner()
+    broken = expired_results.ResultSweeper(
+        stack.s3, "no-such-bucket", "results/", stack.store, timedelta(days=14)
+    )
+    expired_results.use(broken)
+    # WHEN the schedule fires and the queue delivers it until its attempts are used up
+    stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=firing())
+    for _ in range(stack.attempts):
+        deliver_visible(stack)
+    # THEN the run is dead, and its dead letter is a task envelope of the system owner
+    status = stack.store.get(TASK_ID)
+    assert status is not None
+    assert (status.status, status.attempts) == ("dead", stack.attempts)
+    [dead] = stack.receive_messages(stack.dead_letter_queue_url)
+    assert json.loads(dead["Body"])["owner"] == SYSTEM_OWNER
+    # WHEN the cause is fixed and an operator redrives the dead-letter queue
+    expired_results.use(replace(broken, bucket=stack.bucket))
+    report = redrive_dead_tasks(
+        sqs=stack.sqs,
+        store=stack.store,
+        dead_letter_queue_url=stack.dead_letter_queue_url,
+        queue_url=stack.queue_url,
+        wait_seconds=0,
+    )
+    assert report.requeued == [TASK_ID]
+    deliver_visible(stack)
+    # THEN the same run succeeds
+    again = stack.store.get(TASK_ID)
+    assert again is not None
+    assert again.status == "succeeded"
+
+
+def deliver_visible(stack: Stack) -> dict[str, object]:
+    """Lambda's event source mapping hands the visible messages to the worker, once, with the
+    worker's own timeout (the sweep declares it may take a minute)."""
+    from app.worker.handler import handler
+
+    timeout = function_settings(load_template(), "WorkerFunction").timeout_seconds
+    context = FakeContext(function_name="worker", remaining_ms=timeout * 1000)
+    response: dict[str, object] = handler(stack.queued_event(), context)
+    return response

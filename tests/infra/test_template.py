@@ -11,6 +11,7 @@ import pytest
 
 from app.config import Settings
 from app.tasks.envelope import PAYLOAD_PREFIX
+from app.tasks.periodic import TASK_ID_PREFIX
 from infra.local.resources import planned_physical
 from infra.local.template import (
     LOCAL_PARAMETERS,
@@ -309,13 +310,21 @@ def test_worker_runs_with_its_own_role_of_exact_grants(
         assert granted[f"sqs:{action}"] == {queue}
     # AND dead-letters into the DLQ only
     assert granted["sqs:SendMessage"] == {physical.attribute("DeadLetterQueue", "Arn")}
-    # AND reads, updates and (for periodic tasks) creates task records one at a time (no
+    # AND reads, updates and (periodic runs' only) creates task records one at a time (no
     # Scan, Query, Batch*)
     task_table = physical.attribute("TaskTable", "Arn")
     assert {a: r for a, r in granted.items() if a.startswith("dynamodb:")} == {
         "dynamodb:GetItem": {task_table},
         "dynamodb:UpdateItem": {task_table},
         "dynamodb:PutItem": {task_table},
+    }
+    [create] = [
+        st
+        for owner, st in statements(template)
+        if owner == "WorkerFunction" and "dynamodb:PutItem" in actions(st)
+    ]
+    assert create["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{TASK_ID_PREFIX}*"]}
     }
     # AND reads uploads and claim-checked arguments, writes results, nothing else in the bucket
     assert granted["s3:GetObject"] == {

@@ -24,7 +24,9 @@ from app.tasks.registry import TaskDefinition
 # Owns every periodic run. A caller's owner is a token's ``sub`` that must match
 # app.api.identity's pattern (no ":") or the local owner, so no caller can ever be it.
 SYSTEM_OWNER = "system:periodic"
-# The envelope's task id is periodic-<key>-<YYYYMMDDTHHMMSSZ>: at most 64 characters.
+# The envelope's task id is periodic-<key>-<YYYYMMDDTHHMMSSZ>: at most 64 characters. The
+# worker may create status records only under this prefix (template.yaml, WorkerRole).
+TASK_ID_PREFIX = "periodic-"
 MAX_KEY_LENGTH = 38
 _KEY = re.compile(rf"^[a-z0-9](?:[a-z0-9-]{{0,{MAX_KEY_LENGTH - 2}}}[a-z0-9])?$")
 # EventBridge Scheduler puts these in a target's Input when it fires (its context attributes).
@@ -62,7 +64,7 @@ class PeriodicTask:
     def task_id(self, firing: "PeriodicFiring") -> str:
         """The same for every delivery of one firing, so a duplicate runs at most once."""
         when = firing.scheduled_time.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-        return f"periodic-{self.key}-{when}"
+        return f"{TASK_ID_PREFIX}{self.key}-{when}"
 
 
 class PeriodicFiring(BaseModel):

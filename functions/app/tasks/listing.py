@@ -48,6 +48,8 @@ __all__ = [
     "TaskListing",
     "TaskPage",
     "TaskSummary",
+    "decode_cursor",
+    "encode_cursor",
 ]
 
 # template.yaml's TaskTable GlobalSecondaryIndexes (tests/infra check they agree).
@@ -157,13 +159,13 @@ class TaskListing:
                 found.append(TaskSummary.model_validate(seen))
                 if len(found) == limit:
                     more = position < len(items) - 1 or last_key is not None
-                    return TaskPage(tasks=found, next_cursor=_encode(item) if more else None)
+                    return TaskPage(tasks=found, next_cursor=encode_cursor(item) if more else None)
             if last_key is None:
                 return TaskPage(tasks=found, next_cursor=None)
             start = last_key
         # The bound is reached: the caller goes on from the last entry evaluated.
         assert start is not None
-        return TaskPage(tasks=found, next_cursor=_encode(start))
+        return TaskPage(tasks=found, next_cursor=encode_cursor(start))
 
 
 def decode_cursor(cursor: str, owner: str) -> dict[str, Any]:
@@ -188,7 +190,7 @@ def decode_cursor(cursor: str, owner: str) -> dict[str, Any]:
     return {attribute: {"S": value} for attribute, value in key.items()}
 
 
-def _encode(key: dict[str, Any]) -> str:
+def encode_cursor(key: dict[str, Any]) -> str:
     """The cursor for an index entry (an item or a LastEvaluatedKey) to start after."""
     short = {letter: key[attribute]["S"] for attribute, letter in _CURSOR_KEYS.items()}
     raw = json.dumps(short, separators=(",", ":")).encode()

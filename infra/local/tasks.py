@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -157,8 +159,6 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
     console = console or Console()
     try:
         table = _find_table()
-        import boto3
-
         dynamodb = boto3.client("dynamodb")
         _check_table(dynamodb, table)
 
@@ -171,6 +171,10 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
             console.print(render(fetch()))
     except StackNotFound as error:
         sys.stderr.write(f"error: {error}\n")
+        return 2
+    except BotoCoreError as error:
+        # Stopped while watched (or answering something else): one line, not a traceback.
+        sys.stderr.write(f"error: the stack stopped answering ({type(error).__name__})\n")
         return 2
     except KeyboardInterrupt:
         pass
@@ -195,8 +199,6 @@ def _find_table() -> str:
 
 
 def _check_table(dynamodb: DynamoDBClient, table: str) -> None:
-    from botocore.exceptions import BotoCoreError, ClientError
-
     try:
         dynamodb.describe_table(TableName=table)
     except ClientError as error:

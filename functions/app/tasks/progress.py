@@ -17,7 +17,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from app.observability import logger
@@ -88,7 +87,9 @@ class ProgressReporter:
             self._last_write = now
             try:
                 written = self._writer.write_progress(self._task_id, self._lease, report)
-            except (ClientError, BotoCoreError):
+            except Exception:
+                # Whatever went wrong (throttling, a lost connection), progress is only a hint:
+                # the task's own work and its outcome must not pay for it.
                 logger.warning("progress not written; the task goes on", exc_info=True)
                 return
             if not written:

@@ -77,8 +77,8 @@ class Claim:
 
 
 class TaskStatusStore:
-    """Reads and writes task status records; every write refreshes the expiry (TTL), but a
-    progress write, which follows the claim that refreshed it within the task's run."""
+    """Reads and writes task status records; every write but a progress write refreshes the
+    expiry (TTL): progress comes within the run of the claim that refreshed it."""
 
     def __init__(self, client: "DynamoDBClient", table_name: str, ttl: timedelta) -> None:
         self._client = client

@@ -4,7 +4,7 @@ PY := .venv/bin/python
 export PYTHONPATH := functions:.
 UV := .tools/uv/bin/uv
 
-.PHONY: run test lint format check-template periodic-template requirements bench upload redrive build deploy clean
+.PHONY: run test lint format check-template periodic-template requirements bench upload redrive tasks build deploy clean
 
 .venv/.synced: pyproject.toml uv.lock scripts/bootstrap
 	scripts/bootstrap
@@ -54,6 +54,10 @@ upload: .venv/.synced
 ## redrive: move dead-lettered tasks back to the task queue (the local stack's, unless TASK_QUEUE_URL is set)
 redrive: .venv/.synced
 	$(PY) -m infra.local.redrive $(ARGS)
+
+## tasks: the local stack's recent tasks as a table; WATCH=1 (or ARGS=--watch) redraws it every second
+tasks: .venv/.synced
+	$(PY) -m infra.local.tasks $(if $(WATCH),--watch) $(ARGS)
 
 ## build: sam build with the pinned SAM CLI into .aws-sam/build (functions/Makefile: locked
 ##        dependencies for the template's Architecture, unchecked-hash bytecode)

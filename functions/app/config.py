@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     retry_base_seconds: int = Field(default=2, ge=0)
     retry_max_seconds: int = Field(default=300, ge=0)
     task_ttl_days: int = Field(default=14, ge=1)
+    # A running task's progress reaches its status at most once per this many seconds.
+    task_progress_interval_seconds: float = Field(default=5.0, ge=0)
     powertools_metrics_namespace: str = "LambdaBackground"
     # Fail closed: a function whose template forgot the variable still demands a token.
     auth_enabled: bool = True

@@ -2,10 +2,12 @@
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
+from app.tasks.context import TaskContext
 from app.tasks.registry import PermanentTaskError, TaskResult, task
 
 
@@ -98,3 +100,25 @@ DENIED_MESSAGE = (
 @task("test_denied")
 def denied(arguments: Blob) -> TaskResult:
     raise ClientError({"Error": {"Code": "AccessDenied", "Message": DENIED_MESSAGE}}, "GetObject")
+
+
+class Reports(BaseModel):
+    count: int
+
+
+def _nothing(context: TaskContext, report: int) -> None:
+    pass
+
+
+# Called after each report, so a test can act between reports (move a clock, read the status
+# as a client would, take the lease away). Tests set it and put ``_nothing`` back.
+between_reports: Callable[[TaskContext, int], None] = _nothing
+
+
+@task("test_progress")
+def report_progress(arguments: Reports, context: TaskContext) -> TaskResult:
+    """Reports ``count`` steps of progress, then succeeds."""
+    for step in range(1, arguments.count + 1):
+        context.progress(step / arguments.count, f"step {step} of {arguments.count}")
+        between_reports(context, step)
+    return {"steps": arguments.count}

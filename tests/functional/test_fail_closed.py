@@ -12,6 +12,7 @@ PROTECTED = [
     ("POST", "/process/", "file_path=uploads/x/a.csv", None),
     ("POST", "/process/batch", "", {"file_paths": ["uploads/x/a.csv"]}),
     ("GET", "/tasks/abc", "", None),
+    ("GET", "/tasks", "", None),
     ("POST", "/uploads", "", None),
     ("POST", "/send-notification/jane@example.com", "", None),
     ("POST", "/send-notification/", "email=jane@example.com", None),

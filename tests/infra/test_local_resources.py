@@ -88,6 +88,19 @@ def test_tables_take_key_schema_billing_and_ttl_from_the_template(
     assert recovery["PointInTimeRecoveryStatus"] == "ENABLED"
 
 
+def test_the_task_table_gets_the_templates_owner_index(
+    template: Template, created: Physical
+) -> None:
+    # WHEN the task table is described
+    table = boto3.client("dynamodb").describe_table(TableName=created.ref("TaskTable"))["Table"]
+    [expected] = properties(template, "TaskTable")["GlobalSecondaryIndexes"]
+    # THEN it has the template's index: name, keys and projection
+    [index] = table["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == expected["IndexName"]
+    assert index["KeySchema"] == expected["KeySchema"]
+    assert index["Projection"] == expected["Projection"]
+
+
 def test_bucket_is_versioned_and_private(created: Physical) -> None:
     s3 = boto3.client("s3")
     bucket = created.ref("UploadsBucket")

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from app.config import Settings
+from app.tasks import listing
 from app.tasks.envelope import PAYLOAD_PREFIX
 from app.tasks.periodic import TASK_ID_PREFIX
 from infra.local.resources import planned_physical
@@ -197,6 +198,23 @@ def test_data_is_encrypted_at_rest(template: Template) -> None:
         assert rules["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
 
 
+def test_the_listing_index_is_the_apps_owner_and_created_time(template: Template) -> None:
+    # GIVEN the task table's global secondary indexes
+    props = properties(template, "TaskTable")
+    [index] = props["GlobalSecondaryIndexes"]
+    types = {d["AttributeName"]: d["AttributeType"] for d in props["AttributeDefinitions"]}
+    # THEN the one index is the one app.tasks.listing queries: owner, then created time (text)
+    assert index["IndexName"] == listing.INDEX_NAME
+    assert index["KeySchema"] == [
+        {"AttributeName": "owner", "KeyType": "HASH"},
+        {"AttributeName": "created_at", "KeyType": "RANGE"},
+    ]
+    assert types["owner"] == types["created_at"] == "S"
+    # AND it projects exactly what a listing reads (no results or errors)
+    assert index["Projection"]["ProjectionType"] == "INCLUDE"
+    assert sorted(index["Projection"]["NonKeyAttributes"]) == sorted(listing.PROJECTED)
+
+
 @pytest.mark.parametrize(
     ("table_id", "key", "ttl"),
     [("TaskTable", "task_id", "expires_at")],
@@ -207,7 +225,8 @@ def test_tables_are_on_demand_with_ttl_and_point_in_time_recovery(
     props = properties(template, table_id)
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["KeySchema"] == [{"AttributeName": key, "KeyType": "HASH"}]
-    assert props["AttributeDefinitions"] == [{"AttributeName": key, "AttributeType": "S"}]
+    # (the other attribute definitions are index keys: DynamoDB refuses unused ones)
+    assert {"AttributeName": key, "AttributeType": "S"} in props["AttributeDefinitions"]
     assert props["TimeToLiveSpecification"] == {"AttributeName": ttl, "Enabled": True}
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
 
@@ -266,13 +285,15 @@ def test_api_function_may_enqueue_store_status_and_send_email(
         "s3:GetObject",
         "s3:PutObject",
     ]
-    # AND reads and writes task records item by item, and counts quotas, nothing else
+    # AND reads and writes task records item by item, queries the owner index only (never
+    # the table itself: no Scan, no Query of every owner's records), counts quotas
     task_table = physical.attribute("TaskTable", "Arn")
     quota_table = physical.attribute("QuotaTable", "Arn")
     assert {a: r for a, r in granted.items() if a.startswith("dynamodb:")} == {
         "dynamodb:GetItem": {task_table},
         "dynamodb:PutItem": {task_table},
         "dynamodb:DeleteItem": {task_table},
+        "dynamodb:Query": {f"{task_table}/index/{listing.INDEX_NAME}"},
         "dynamodb:UpdateItem": {quota_table},
     }
     # AND sends mail only as the sender: SendEmail (no raw MIME), From pinned by condition

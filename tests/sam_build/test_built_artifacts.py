@@ -88,6 +88,7 @@ API_STATUS = {
     "create-upload": 201,
     "get-task": 404,  # no such task in a fresh stack
     "get-task-result": 404,
+    "list-tasks": 200,  # an empty page
 }
 
 

@@ -11,6 +11,7 @@ from app.api.quota import HourlyQuota
 from app.config import Settings, get_settings
 from app.files.keys import Uploads
 from app.notifications.email import Mailer
+from app.tasks.listing import TaskListing
 from app.tasks.sender import TaskSender
 from app.tasks.status import TaskStatusStore
 
@@ -74,6 +75,13 @@ def get_status_store(settings: SettingsDep) -> TaskStatusStore:
 
 
 StatusStore = Annotated[TaskStatusStore, Depends(get_status_store)]
+
+
+def get_task_listing(settings: SettingsDep) -> TaskListing:
+    return TaskListing(aws.dynamodb(), settings.task_table_name)
+
+
+TaskList = Annotated[TaskListing, Depends(get_task_listing)]
 
 
 def get_trace_header(request: Request) -> str | None:

@@ -46,6 +46,7 @@ from app.tasks.lifecycle import (
     Succeeded,
     TaskState,
 )
+from app.tasks.progress import ProgressReporter
 from app.tasks.registry import PermanentTaskError, TaskDefinition, TaskRegistry, TaskResult
 from app.tasks.results import StoredResult, store_result
 from app.tasks.status import TaskStatusStore, truncate
@@ -105,6 +106,8 @@ class TaskRunner:
         schedules: periodic.PeriodicSchedules = periodic.schedules,
         results_prefix: str = "results/",
         pause: Callable[[float], None] = time.sleep,
+        progress_interval: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._registry = registry
         self._store = store
@@ -117,6 +120,9 @@ class TaskRunner:
         self._schedules = schedules
         self._results_prefix = results_prefix
         self._pause = pause
+        # A task's progress reaches its status at most once per interval (app.tasks.progress).
+        self._progress_interval = progress_interval
+        self._clock = clock
         # The time left in the invocation of the record this thread runs (records of a
         # batch run in threads of their own), which bounds the write retries.
         self._invocation = threading.local()
@@ -204,6 +210,13 @@ class TaskRunner:
             attempt=receive_count,
             correlation_id=envelope.correlation_id,
             remaining_millis=remaining,
+            report_progress=ProgressReporter(
+                self._store,
+                envelope.task_id,
+                lease,
+                interval=self._progress_interval,
+                clock=self._clock,
+            ),
         )
         started = time.perf_counter()
         outcome, result = self._execute(envelope, definition, context)

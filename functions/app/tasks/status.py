@@ -18,13 +18,23 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from app.tasks.lifecycle import CLAIMABLE, Record, TaskState, effective_state
+from app.tasks.progress import Progress
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
     from app.config import Settings
 
-__all__ = ["Claim", "TaskState", "TaskStatus", "TaskStatusStore", "truncate"]
+__all__ = [
+    "Claim",
+    "TaskState",
+    "TaskStatus",
+    "TaskStatusStore",
+    "as_seen",
+    "item_values",
+    "timestamp",
+    "truncate",
+]
 
 # DynamoDB items are limited to 400 KB; errors are cut well below, results go to S3 above
 # app.tasks.results.INLINE_RESULT_BYTES.
@@ -53,6 +63,8 @@ class TaskStatus(BaseModel):
     result: dict[str, Any] | None = None
     # A result too large for the record is stored in S3 under this key instead.
     result_key: str | None = None
+    # The running attempt's last written report (app.tasks.progress); None in any other state.
+    progress: Progress | None = None
     expires_at: int
 
 
@@ -65,7 +77,8 @@ class Claim:
 
 
 class TaskStatusStore:
-    """Reads and writes task status records; every write refreshes the expiry (TTL)."""
+    """Reads and writes task status records; every write but a progress write refreshes the
+    expiry (TTL): progress comes within the run of the claim that refreshed it."""
 
     def __init__(self, client: "DynamoDBClient", table_name: str, ttl: timedelta) -> None:
         self._client = client
@@ -91,7 +104,8 @@ class TaskStatusStore:
             "owner": owner,
             "status": TaskState.QUEUED.value,
             "attempts": 0,
-            "created_at": now.isoformat(),
+            # The listing index's sort key: fixed-width text sorts as the times do.
+            "created_at": timestamp(now),
             "updated_at": now.isoformat(),
             "expires_at": self._expires_at(now),
         }
@@ -151,7 +165,7 @@ class TaskStatusStore:
                     "SET #status = :running, lease = :lease, lease_expires_at = :until, "
                     "receive_count = :rc, max_receives = :max, started_at = :at, "
                     "updated_at = :at, expires_at = :expires ADD attempts :one "
-                    "REMOVE next_attempt_at, finished_at"
+                    "REMOVE next_attempt_at, finished_at, progress"
                 ),
                 ConditionExpression=(
                     f"attribute_exists(task_id) AND #owner = :owner AND (#status IN ({claimable})"
@@ -200,7 +214,8 @@ class TaskStatusStore:
         """Record an attempt's outcome; False when this worker no longer holds the lease."""
         now = _now()
         fields: dict[str, Any] = {"#status": state.value}
-        remove = ["lease", "lease_expires_at"]
+        # Progress belongs to a running attempt; its outcome is the state itself.
+        remove = ["lease", "lease_expires_at", "progress"]
         if state is TaskState.FAILED:
             fields["next_attempt_at"] = (now + timedelta(seconds=retry_in)).isoformat()
         else:
@@ -222,6 +237,35 @@ class TaskStatusStore:
             values={":running_now": TaskState.RUNNING.value, ":token": lease_token},
         )
 
+    def write_progress(self, task_id: str, lease_token: str, report: Progress) -> bool:
+        """Store a running attempt's progress; False when this worker no longer holds the lease.
+
+        The record's ``updated_at`` stays the time of its last state change (a redrive
+        conditions on it); the report carries its own time.
+        """
+        value: dict[str, Any] = {
+            "fraction": _epoch(report.fraction),
+            "updated_at": report.updated_at.isoformat(),
+        }
+        if report.message is not None:
+            value["message"] = report.message
+        return self._write(
+            "update_item",
+            task_id,
+            UpdateExpression="SET progress = :progress",
+            ConditionExpression=(
+                "attribute_exists(task_id) AND #status = :running_now AND lease = :token"
+            ),
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=_serialize(
+                {
+                    ":progress": value,
+                    ":running_now": TaskState.RUNNING.value,
+                    ":token": lease_token,
+                }
+            ),
+        )
+
     def mark_not_accepted(self, task_id: str, error: str) -> bool:
         """``dead`` for a task its client was told was refused, whose record stayed: still
         ``queued`` (no worker ever saw it), it says it will never run."""
@@ -239,7 +283,7 @@ class TaskStatusStore:
         return self._update(
             task_id,
             {"#status": TaskState.DEAD.value, "last_error": truncate(error)},
-            ["lease", "lease_expires_at", "next_attempt_at"],
+            ["lease", "lease_expires_at", "next_attempt_at", "progress"],
             condition=(
                 "(#status IN (:queued, :failed)) OR (#status = :running_now AND "
                 "lease_expires_at < :now AND receive_count < max_receives)"
@@ -259,7 +303,7 @@ class TaskStatusStore:
         return self._update(
             task_id,
             {"#status": TaskState.QUEUED.value},
-            ["lease", "lease_expires_at", "finished_at", "next_attempt_at"],
+            ["lease", "lease_expires_at", "finished_at", "next_attempt_at", "progress"],
             condition=(
                 "updated_at = :seen AND (#status IN (:dead, :failed, :queued) OR "
                 "(#status = :running_now AND lease_expires_at < :now))"
@@ -287,11 +331,7 @@ class TaskStatusStore:
         # DynamoDB deletes expired items lazily (up to days later): expired means gone.
         if int(values.get("expires_at", 0)) <= now:
             return None
-        state, reason = effective_state(_record(values), now)
-        if state.value != values["status"]:
-            values["status"] = state.value
-            values["last_error"] = reason
-        return TaskStatus.model_validate(values)
+        return TaskStatus.model_validate(as_seen(values, now))
 
     def get_record(self, task_id: str) -> Record | None:
         """The decision-relevant part of a record (for the redrive tool)."""
@@ -346,6 +386,28 @@ class TaskStatusStore:
 
     def _expires_at(self, now: datetime) -> int:
         return int((now + self._ttl).timestamp())
+
+
+def item_values(item: dict[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item as plain Python values (ints and floats, not decimals)."""
+    return _deserialize(item)
+
+
+def as_seen(values: dict[str, Any], now: float) -> dict[str, Any]:
+    """A deserialized record as a client should see it now: its effective state, and progress
+    only while it reads ``running`` (a worker that died mid-attempt left its last report)."""
+    state, reason = effective_state(_record(values), now)
+    if state.value != values["status"]:
+        values = {**values, "status": state.value, "last_error": reason}
+    if state is not TaskState.RUNNING:
+        values = {key: value for key, value in values.items() if key != "progress"}
+    return values
+
+
+def timestamp(moment: datetime) -> str:
+    """A UTC time as fixed-width ISO 8601 text (always microseconds), so that text order is
+    time order. ``isoformat()`` alone drops the microseconds when they are zero."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def truncate(text: str, limit: int = MAX_ERROR_CHARS) -> str:

@@ -53,6 +53,7 @@ def task_runner() -> TaskRunner:
         retry=RetryPolicy.for_queue(
             settings.max_receive_count, settings.retry_base_seconds, settings.retry_max_seconds
         ),
+        progress_interval=settings.task_progress_interval_seconds,
     )
 
 

@@ -2,12 +2,13 @@
 
 from typing import Annotated, Any
 
-from fastapi import HTTPException, Path, status
+from fastapi import HTTPException, Path, Query, status
 from fastapi.responses import RedirectResponse
 
 from app import aws
-from app.api.deps import Owner, SettingsDep, StatusStore
+from app.api.deps import Owner, SettingsDep, StatusStore, TaskList
 from app.api.routing import APIRouter
+from app.tasks.listing import DEFAULT_LIMIT, MAX_CURSOR_CHARS, MAX_LIMIT, InvalidCursor, TaskPage
 from app.tasks.status import TaskState, TaskStatus
 
 router = APIRouter(tags=["tasks"])
@@ -19,13 +20,36 @@ NOT_YOURS: dict[int | str, dict[str, Any]] = {
 
 
 @router.get(
+    "/tasks",
+    responses={status.HTTP_400_BAD_REQUEST: {"description": "A cursor this API did not give you"}},
+)
+def list_tasks(
+    listing: TaskList,
+    owner: Owner,
+    state: Annotated[
+        TaskState | None, Query(alias="status", description="Only tasks in this state")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=MAX_CURSOR_CHARS, description="The next_cursor of the previous page"),
+    ] = None,
+) -> TaskPage:
+    """Your tasks, newest first, a page at a time; pass next_cursor back for the next page."""
+    try:
+        return listing.page(owner, status=state, limit=limit, cursor=cursor)
+    except InvalidCursor as error:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
+
+
+@router.get(
     "/tasks/{task_id}",
     # Listed so that clients expect it: unknown ids, records past their TTL and other owners'
     # tasks are all the same 404, so an id reveals nothing about tasks that are not yours.
     responses=NOT_YOURS,
 )
 def get_task(task_id: TaskId, store: StatusStore, owner: Owner) -> TaskStatus:
-    """The status of one of your queued tasks: state, attempts, last error and result."""
+    """The status of one of your queued tasks: state, attempts, progress, last error, result."""
     return _own_task(task_id, store, owner)
 
 

@@ -1,0 +1,230 @@
+"""A task's progress through the worker on moto: throttled writes, shown while it runs."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.batch import process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+
+from app import aws
+from app.config import get_settings
+from app.tasks.context import TaskContext
+from app.tasks.processor import processor_for
+from app.tasks.registry import registry
+from app.tasks.runner import RetryPolicy, TaskRunner
+from app.tasks.sender import TaskSender
+from app.tasks.status import TaskStatusStore
+from tests.faults import AwsFaults, Fault
+from tests.functional import sample_tasks
+from tests.functional.stack import Stack
+from tests.lambda_context import FakeContext
+
+PROGRESS_WRITE = "SET progress = :progress"
+
+
+class Clock:
+    """The worker's monotonic clock, moved by the test alone."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def updates(stack: Stack) -> Iterator[list[dict[str, Any]]]:
+    """Every UpdateItem request the code sends to DynamoDB, as sent."""
+    seen: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        seen.append(params)
+
+    events = aws.dynamodb().meta.events
+    events.register("provide-client-params.dynamodb.UpdateItem", record)
+    yield seen
+    events.unregister("provide-client-params.dynamodb.UpdateItem", record)
+
+
+@pytest.fixture
+def hook() -> Iterator[None]:
+    yield
+    sample_tasks.between_reports = sample_tasks._nothing
+
+
+def progress_writes(updates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [u for u in updates if u["UpdateExpression"] == PROGRESS_WRITE]
+
+
+def send_reporting_task(stack: Stack, count: int) -> str:
+    return TaskSender(
+        sqs=aws.sqs(),
+        s3=aws.s3(),
+        store=stack.store,
+        queue_url=stack.queue_url,
+        bucket=stack.bucket,
+        owner="local",
+        correlation_id="corr-progress",
+    ).send(sample_tasks.report_progress, sample_tasks.Reports(count=count))
+
+
+def run_worker(stack: Stack, clock: Clock) -> PartialItemFailureResponse:
+    """The worker's batch handling (app.worker.handler's), its runner on the test's clock."""
+    settings = get_settings()
+    runner = TaskRunner(
+        registry=registry,
+        store=TaskStatusStore.from_settings(aws.dynamodb(), settings),
+        sqs=aws.sqs(),
+        s3=aws.s3(),
+        queue_url=settings.task_queue_url,
+        dead_letter_queue_url=settings.dead_letter_queue_url,
+        bucket=settings.bucket_name,
+        results_prefix=settings.results_prefix,
+        retry=RetryPolicy.for_queue(
+            settings.max_receive_count, settings.retry_base_seconds, settings.retry_max_seconds
+        ),
+        progress_interval=settings.task_progress_interval_seconds,
+        clock=clock,
+    )
+    return process_partial_response(
+        event=stack.queued_event(),
+        record_handler=runner,
+        processor=processor_for(settings.task_queue_url),
+        context=FakeContext(function_name="worker"),
+    )
+
+
+def test_a_burst_of_100_reports_writes_the_status_once(
+    stack: Stack, updates: list[dict[str, Any]]
+) -> None:
+    # GIVEN a task that reports its progress 100 times in a burst (the clock does not move)
+    task_id = send_reporting_task(stack, 100)
+    # WHEN the worker runs it
+    assert run_worker(stack, Clock()) == {"batchItemFailures": []}
+    # THEN its record got one progress write (the first report), between claim and outcome
+    [written] = progress_writes(updates)
+    assert written["ExpressionAttributeValues"][":progress"]["M"]["fraction"] == {"N": "0.01"}
+    assert len(updates) == 3
+    # AND the task succeeded, its progress cleared by the outcome
+    status = stack.task_status(task_id)
+    assert status["status"] == "succeeded"
+    assert status["progress"] is None
+
+
+def test_reports_reach_the_status_once_per_interval_of_the_clock(
+    stack: Stack, updates: list[dict[str, Any]], hook: None
+) -> None:
+    # GIVEN the stack's interval (5 s), and a task reporting 10 times, 2 s apart
+    assert stack.env["TASK_PROGRESS_INTERVAL_SECONDS"] == "5"
+    clock = Clock()
+
+    def two_seconds_later(context: TaskContext, step: int) -> None:
+        clock.now += 2
+
+    sample_tasks.between_reports = two_seconds_later
+    send_reporting_task(stack, 10)
+    # WHEN the worker runs it (reports at 0, 2, 4, ... 18 s)
+    run_worker(stack, clock)
+    # THEN the reports at 0, 6, 12 and 18 s were written, each with its own message
+    messages = [
+        w["ExpressionAttributeValues"][":progress"]["M"]["message"]["S"]
+        for w in progress_writes(updates)
+    ]
+    assert messages == ["step 1 of 10", "step 4 of 10", "step 7 of 10", "step 10 of 10"]
+
+
+def test_a_running_tasks_status_shows_its_progress(stack: Stack, hook: None) -> None:
+    # GIVEN a task that reads its own status as a client would, after its first report
+    seen: list[dict[str, Any]] = []
+
+    def read_status(context: TaskContext, step: int) -> None:
+        if step == 1:
+            seen.append(stack.task_status(context.task_id))
+
+    sample_tasks.between_reports = read_status
+    task_id = send_reporting_task(stack, 4)
+    # WHEN the worker runs it
+    run_worker(stack, Clock())
+    # THEN while running, GET /tasks/{id} showed the fraction, the message and when
+    [running] = seen
+    assert running["status"] == "running"
+    assert running["progress"]["fraction"] == 0.25
+    assert running["progress"]["message"] == "step 1 of 4"
+    assert running["progress"]["updated_at"] >= running["started_at"]
+    # AND once it succeeded, the state says it all
+    assert stack.task_status(task_id)["progress"] is None
+
+
+def test_a_worker_that_lost_its_lease_writes_no_progress(
+    stack: Stack, updates: list[dict[str, Any]], hook: None
+) -> None:
+    # GIVEN a task whose lease passes to another worker after its first report
+    clock = Clock()
+
+    def lease_taken(context: TaskContext, step: int) -> None:
+        clock.now += 60
+        if step == 1:
+            stack.dynamodb.update_item(
+                TableName=stack.task_table,
+                Key={"task_id": {"S": context.task_id}},
+                UpdateExpression="SET lease = :other, progress = :theirs",
+                ExpressionAttributeValues={
+                    ":other": {"S": "another-worker"},
+                    ":theirs": {"M": {"fraction": {"N": "0.9"}}},
+                },
+            )
+
+    sample_tasks.between_reports = lease_taken
+    task_id = send_reporting_task(stack, 5)
+    # WHEN the first worker goes on reporting
+    run_worker(stack, clock)
+    # THEN its one later write was refused, it stopped trying, and the other's progress stands
+    assert len(progress_writes(updates)) == 2
+    item = stack.dynamodb.get_item(TableName=stack.task_table, Key={"task_id": {"S": task_id}})
+    assert item["Item"]["progress"] == {"M": {"fraction": {"N": "0.9"}}}
+    assert any("no longer holds the task" in line["message"] for line in stack.logs)
+
+
+def test_a_failed_progress_write_does_not_fail_the_task(stack: Stack, hook: None) -> None:
+    # GIVEN DynamoDB refusing every progress write (throttled past botocore's retries)
+    faults = AwsFaults(aws.dynamodb())
+    fault = faults.add(
+        Fault("UpdateItem", times=None, when=lambda p: p["UpdateExpression"] == PROGRESS_WRITE)
+    )
+    clock = Clock()
+
+    def later(context: TaskContext, step: int) -> None:
+        clock.now += 10
+
+    sample_tasks.between_reports = later
+    try:
+        task_id = send_reporting_task(stack, 3)
+        # WHEN the worker runs a task that reports three times
+        result = run_worker(stack, clock)
+    finally:
+        faults.remove()
+    # THEN every report was tried, each failure logged, and the task succeeded all the same
+    assert fault.injected == 3
+    assert result == {"batchItemFailures": []}
+    assert stack.task_status(task_id)["status"] == "succeeded"
+    warnings = [line for line in stack.logs if "progress not written" in line["message"]]
+    assert len(warnings) == 3
+
+
+def test_a_fraction_out_of_range_fails_the_attempt_with_a_clear_error(
+    stack: Stack, hook: None
+) -> None:
+    # GIVEN a task that reports 150 % (a bug in the task)
+    def overshoot(context: TaskContext, step: int) -> None:
+        context.progress(1.5)
+
+    sample_tasks.between_reports = overshoot
+    task_id = send_reporting_task(stack, 1)
+    # WHEN it runs THEN the attempt fails, and the status says what was wrong
+    run_worker(stack, Clock())
+    status = stack.task_status(task_id)
+    assert status["status"] == "failed"
+    assert status["last_error"] == (
+        "ValueError: progress fraction must be between 0 and 1 (1 = done), not 1.5"
+    )

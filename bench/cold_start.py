@@ -21,9 +21,14 @@ Rows, each against baselines measured in the same run, alternating:
 * project: the build's bytecode ("bytecode"), and the same folder without any ("no
   bytecode", which is what SAM's own Python builder ships);
 * baseline: bench/baselines/bare_api.py (bare FastAPI + Mangum, boto3 clients made at import,
-  the same two AWS calls) or bench/baselines/bare_batch.py (Powertools BatchProcessor, one
-  status write per record with a client made at import), with the same dependencies, with and
-  without bytecode (compiled here, ``unchecked-hash``).
+  the same two AWS calls) or bench/baselines/bare_batch.py (Powertools BatchProcessor, clients
+  made at import; per record the task's own work, as the project's ``process_file`` does it,
+  and the same status write), with the same dependencies, with and without bytecode
+  (compiled here, ``unchecked-hash``);
+* for the worker also the earlier baseline, bench/baselines/bare_batch_status_only.py: the
+  status write alone, without the task's work (bytecode).
+
+Each worker sample is checked: every task of the batch must read ``succeeded`` afterwards.
 
 Then the warm invoke (``GET /health`` in this process) and the size of each built function.
 Medians; nothing here passes or fails on timing.
@@ -44,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.lambda_probe import Samples, Subject, cold_starts, has_bytecode, stage
-from bench.moto_stack import BATCH_SIZE, local_aws, worker_event
+from bench.moto_stack import BATCH_SIZE, local_aws, unfinished_tasks, worker_event
 from infra.local.template import function_settings, load_template
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +64,7 @@ API_GOAL_NO_BYTECODE = 0.5  # project (as built) / baseline without bytecode
 API_GOAL_BYTECODE = 1.0  # project (as built) / baseline with bytecode
 API_FIRST_INVOKE_GOAL = 1.5  # first-invoke CPU, project / baseline
 WORKER_GOAL = 1.2
+STATUS_ONLY = "status write only, bytecode"
 
 # -- warm invokes, in this process -----------------------------------------------------------------
 
@@ -183,13 +189,13 @@ def main(argv: list[str] | None = None) -> None:
     ):
         root = Path(scratch)
         staged: dict[tuple[str, bool], Path] = {}
-        for function_id, baseline in (
-            ("ApiFunction", "bare_api.py"),
-            ("WorkerFunction", "bare_batch.py"),
+        for function_id, baselines in (
+            ("ApiFunction", ["bare_api.py"]),
+            ("WorkerFunction", ["bare_batch.py", "bare_batch_status_only.py"]),
         ):
             for bytecode in (True, False):
                 folder = root / ("bytecode" if bytecode else "source") / function_id
-                stage(build / function_id, folder, BASELINES / baseline, bytecode)
+                stage(build / function_id, folder, [BASELINES / b for b in baselines], bytecode)
                 staged[function_id, bytecode] = folder
         shipped = "the build's" if has_bytecode(build / "ApiFunction") else "compiled here"
 
@@ -223,14 +229,22 @@ def main(argv: list[str] | None = None) -> None:
             Subject("project, no bytecode", "app.worker.handler", staged["WorkerFunction", False]),
             Subject("baseline, bytecode", "bare_batch", staged["WorkerFunction", True]),
             Subject("baseline, no bytecode", "bare_batch", staged["WorkerFunction", False]),
+            # The earlier baseline: the status write alone, without the task's own work.
+            Subject(STATUS_ONLY, "bare_batch_status_only", staged["WorkerFunction", True]),
         ]
 
+        batch = root / "batch.json"
+
         def new_batch(subject: Subject) -> Path:
-            return worker_event(aws, worker_env, root / "batch.json")
+            return worker_event(aws, worker_env, batch)
 
         def all_done(subject: Subject, response: dict[str, Any]) -> None:
             if response != {"batchItemFailures": []}:
                 raise RuntimeError(f"{subject.label}: the batch answered {response}")
+            # An empty answer also means "dead-lettered": every task must have run.
+            with_result = subject.label != STATUS_ONLY
+            if unfinished := unfinished_tasks(aws, worker_env, batch, with_result=with_result):
+                raise RuntimeError(f"{subject.label}: tasks that did not succeed: {unfinished}")
 
         worker = cold_starts(
             worker_subjects, args.runs, new_batch, all_done, worker_env, memory["WorkerFunction"]
@@ -270,6 +284,8 @@ def main(argv: list[str] | None = None) -> None:
         + verdict(
             ratio(worker, "project, bytecode", "baseline, bytecode", worker_memory), WORKER_GOAL
         ),
+        "    project (bytecode) / status write only (bytecode, no task work): "
+        + verdict(ratio(worker, "project, bytecode", STATUS_ONLY, worker_memory), WORKER_GOAL),
         "",
         f"(c) API warm invoke: GET /health in this process, {args.iterations} each after"
         f" {args.warmup} warm-up, alternating",

@@ -70,18 +70,23 @@ def has_bytecode(folder: Path) -> bool:
     return any((folder / "app").rglob("*.pyc"))
 
 
-def stage(built: Path, destination: Path, baseline: Path, bytecode: bool) -> None:
-    """``built`` as Lambda would unpack it, with ``baseline`` beside the app, into ``destination``.
+def stage(built: Path, destination: Path, baselines: list[Path], bytecode: bool) -> None:
+    """``built`` as Lambda would unpack it, with ``baselines`` beside the app, into ``destination``.
 
     With ``bytecode``, the build's own bytecode is kept (and compiled here only if the build
     ships none); without, every ``__pycache__`` is dropped. Every time is then reset to 1980.
     """
     shutil.copytree(built, destination, symlinks=True)
-    shutil.copy2(baseline, destination / baseline.name)
+    for baseline in baselines:
+        shutil.copy2(baseline, destination / baseline.name)
     if bytecode:
-        # The baseline is compiled as the build compiles; the build's own files only if it
+        # The baselines are compiled as the build compiles; the build's own files only if it
         # ships no bytecode at all (an older build, measured with --build).
-        targets = [destination] if not has_bytecode(built) else [destination / baseline.name]
+        targets = (
+            [destination]
+            if not has_bytecode(built)
+            else [destination / baseline.name for baseline in baselines]
+        )
         for target in targets:
             compile_tree(target)
     else:

@@ -85,7 +85,11 @@ def local_aws(template: dict[str, Any]) -> Iterator[LocalAws]:
 
 
 def worker_event(aws: LocalAws, environment: dict[str, str], destination: Path) -> Path:
-    """A batch of 10 new process_file tasks, each with its queued status record, as a file."""
+    """A batch of 10 new process_file tasks, each with its queued status record, as a file.
+
+    The record names the envelope's owner, as the API writes it: without it, the worker
+    would dead-letter every message as another owner's task instead of running it.
+    """
     sample = json.loads(SQS_EVENT.read_text())["Records"][0]
     dynamodb = aws.session.client("dynamodb", endpoint_url=aws.endpoint)
     records = []
@@ -99,6 +103,7 @@ def worker_event(aws: LocalAws, environment: dict[str, str], destination: Path) 
             Item={
                 "task_id": {"S": task_id},
                 "name": {"S": body["name"]},
+                "owner": {"S": body["owner"]},
                 "status": {"S": "queued"},
                 "attempts": {"N": "0"},
                 "created_at": {"S": "2026-11-27T12:00:00+00:00"},
@@ -108,3 +113,21 @@ def worker_event(aws: LocalAws, environment: dict[str, str], destination: Path) 
         )
     destination.write_text(json.dumps({"Records": records}))
     return destination
+
+
+def unfinished_tasks(
+    aws: LocalAws, environment: dict[str, str], batch: Path, *, with_result: bool = True
+) -> list[str]:
+    """The batch's tasks whose status record does not read ``succeeded`` (with a result)."""
+    dynamodb = aws.session.client("dynamodb", endpoint_url=aws.endpoint)
+    unfinished = []
+    for record in json.loads(batch.read_text())["Records"]:
+        task_id = json.loads(record["body"])["task_id"]
+        item = dynamodb.get_item(
+            TableName=environment["TASK_TABLE_NAME"],
+            Key={"task_id": {"S": task_id}},
+            ConsistentRead=True,
+        ).get("Item", {})
+        if item.get("status") != {"S": "succeeded"} or (with_result and "result" not in item):
+            unfinished.append(f"{task_id}: {item.get('status')}")
+    return unfinished

@@ -1,9 +1,12 @@
-"""Baseline for bench.cold_start: Powertools SQS batch processing, one status write per record.
+"""Baseline for bench.cold_start: Powertools SQS batch processing of ``process_file`` tasks.
 
-The DynamoDB client is made at import; each record's handler writes the status the project's
-worker ends a task with, and does nothing else.
+Clients are made at import. Each record's handler does the task's own work as the project's
+task does it (read the upload from S3, count its bytes and lines, hash it, write the statistics
+to S3 beside the owner's results) and then the status write the project's worker ends a task
+with, the result included; nothing else: no claim, no lease, no envelope validation.
 """
 
+import hashlib
 import json
 import os
 from typing import Any
@@ -19,17 +22,48 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 dynamodb = boto3.client("dynamodb")
+s3 = boto3.client("s3")
 TABLE = os.environ["TASK_TABLE_NAME"]
+BUCKET = os.environ["BUCKET_NAME"]
 
 
 def record_handler(record: SQSRecord) -> None:
-    task_id = json.loads(record.body)["task_id"]
+    task = json.loads(record.body)
+    owner, key = task["owner"], task["arguments"]["file_path"]
+    digest = hashlib.sha256()
+    size = lines = 0
+    for chunk in s3.get_object(Bucket=BUCKET, Key=key)["Body"].iter_chunks(1024 * 1024):
+        digest.update(chunk)
+        size += len(chunk)
+        lines += chunk.count(b"\n")
+    result_key = f"results/{owner}/{key.removeprefix(f'uploads/{owner}/')}.json"
+    result: dict[str, Any] = {
+        "file_path": key,
+        "size_bytes": size,
+        "lines": lines,
+        "sha256": digest.hexdigest(),
+        "result_key": result_key,
+    }
+    s3.put_object(
+        Bucket=BUCKET,
+        Key=result_key,
+        Body=json.dumps(result).encode(),
+        ContentType="application/json",
+    )
     dynamodb.update_item(
         TableName=TABLE,
-        Key={"task_id": {"S": task_id}},
-        UpdateExpression="SET #status = :succeeded",
-        ExpressionAttributeNames={"#status": "status"},
-        ExpressionAttributeValues={":succeeded": {"S": "succeeded"}},
+        Key={"task_id": {"S": task["task_id"]}},
+        UpdateExpression="SET #status = :succeeded, #result = :result",
+        ExpressionAttributeNames={"#status": "status", "#result": "result"},
+        ExpressionAttributeValues={
+            ":succeeded": {"S": "succeeded"},
+            ":result": {
+                "M": {
+                    name: {"N": str(value)} if isinstance(value, int) else {"S": value}
+                    for name, value in result.items()
+                }
+            },
+        },
     )
 
 

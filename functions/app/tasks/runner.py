@@ -61,8 +61,10 @@ __all__ = ["RetryPolicy", "TaskAttemptFailed", "TaskRunner"]
 MAX_MESSAGE_ATTRIBUTES = 10  # SQS's limit per message
 # Copied to the dead-letter queue before other attributes: they tie a message to its request.
 _KEEP_FIRST = ("correlation_id", "task_name")
-# The characters SQS accepts in a body or string attribute; it refuses a message with others.
-_NOT_SQS_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# The characters SQS refuses in a body or string attribute (it accepts #x9, #xA, #xD,
+# #x20-#xD7FF, #xE000-#xFFFD, #x10000-#x10FFFF). Named as the few ranges refused: the
+# negated class of the accepted ones costs about 4 ms of Init CPU to compile.
+_NOT_SQS_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 # A write is tried again after AWS errors (past botocore's own retries) until the next try
 # would leave less than this before the invocation's deadline: the time to report the batch.
 WRITE_RESERVE_SECONDS = 0.5

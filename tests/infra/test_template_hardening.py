@@ -259,9 +259,11 @@ def test_queue_type_makes_both_queues_fifo_together(template: Template, queue_id
     # THEN by default the queue is a standard one (no FIFO properties at all) ...
     assert resolve(template, props["FifoQueue"]) is None
     assert resolve(template, props["ContentBasedDeduplication"]) is None
-    # ... and with QueueType=Fifo a FIFO queue deduplicating by the sender's id, not content
+    # ... and with QueueType=Fifo a FIFO queue deduplicating by the sender's id; the task
+    # queue also by content, which EventBridge Scheduler requires of a FIFO target
     assert resolve(template, props["FifoQueue"], {"QueueType": "Fifo"}) is True
-    assert resolve(template, props["ContentBasedDeduplication"], {"QueueType": "Fifo"}) is False
+    content_based = resolve(template, props["ContentBasedDeduplication"], {"QueueType": "Fifo"})
+    assert content_based is (queue_id == "TaskQueue")
     # AND a named queue's name ends in .fifo exactly when it is a FIFO queue
     if "QueueName" in props:
         standard = resolve(template, props["QueueName"])

@@ -1,6 +1,7 @@
 """File processing: heavy work, so it goes to the task queue instead of BackgroundTasks."""
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import HTTPException, Query, Request, Response, status
@@ -10,12 +11,20 @@ from app.api.deps import Owner, Quota, SettingsDep, Tasks, UploadsDep
 from app.api.routing import APIRouter
 from app.files.keys import KeyNotOwned, Uploads, check_upload_key
 from app.files.processing import ProcessFileArguments, process_file
-from app.tasks.sender import MAX_DELAY_SECONDS, TaskRequest
+from app.tasks.sender import MAX_AHEAD, Due, TaskRequest, when_due
 
 router = APIRouter(tags=["files"])
 
 UploadKey = Annotated[str, AfterValidator(check_upload_key)]
-DelaySeconds = Annotated[int, Field(ge=0, le=MAX_DELAY_SECONDS)]
+# Up to 900 s the queue delays the message; later, a one-time schedule sends it.
+DelaySeconds = Annotated[int, Field(ge=0, le=int(MAX_AHEAD.total_seconds()))]
+RunAt = Annotated[
+    datetime | None,
+    Field(
+        description="When to run it (ISO 8601 with a timezone), at most a year ahead; "
+        "instead of delay_seconds"
+    ),
+]
 
 
 class Accepted(BaseModel):
@@ -32,6 +41,7 @@ class AcceptedMany(BaseModel):
 class ProcessMany(BaseModel):
     file_paths: list[UploadKey] = Field(min_length=1, max_length=100)
     delay_seconds: DelaySeconds = 0
+    run_at: RunAt = None
 
 
 @router.post(
@@ -49,12 +59,18 @@ def process_upload(
     request: Request,
     response: Response,
     delay_seconds: Annotated[DelaySeconds, Query()] = 0,
+    run_at: Annotated[RunAt, Query()] = None,
 ) -> Accepted:
-    """Queue the processing of one of your uploads; poll the returned status URL for the result."""
+    """Queue the processing of one of your uploads, now, later or at ``run_at``; poll the
+    returned status URL for the result."""
     _check_owned([file_path], owner, uploads)
+    when_due(delay_seconds=delay_seconds, eta=run_at)  # a bad time is a 422 before the quota
     quota.consume(owner, "tasks", 1, settings.tasks_per_hour)
     task_id = tasks.send(
-        process_file, ProcessFileArguments(file_path=file_path), delay_seconds=delay_seconds
+        process_file,
+        ProcessFileArguments(file_path=file_path),
+        delay_seconds=delay_seconds,
+        eta=run_at,
     )
     status_url = f"{request.scope.get('root_path', '')}/tasks/{task_id}"
     response.headers["Location"] = status_url
@@ -76,10 +92,17 @@ def process_uploads(
 ) -> AcceptedMany:
     """Queue the processing of several of your uploads in as few SQS calls as possible."""
     _check_owned(body.file_paths, owner, uploads)
+    due: Due = when_due(delay_seconds=body.delay_seconds, eta=body.run_at)
     quota.consume(owner, "tasks", len(body.file_paths), settings.tasks_per_hour)
     task_ids = tasks.send_many(
         [
-            TaskRequest(process_file, ProcessFileArguments(file_path=path), body.delay_seconds)
+            TaskRequest(
+                process_file,
+                ProcessFileArguments(file_path=path),
+                due.delay_seconds,
+                # One time for the whole batch, even if sending took a moment.
+                eta=due.run_at,
+            )
             for path in body.file_paths
         ]
     )

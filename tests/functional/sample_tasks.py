@@ -2,6 +2,7 @@
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
@@ -98,3 +99,14 @@ DENIED_MESSAGE = (
 @task("test_denied")
 def denied(arguments: Blob) -> TaskResult:
     raise ClientError({"Error": {"Code": "AccessDenied", "Message": DENIED_MESSAGE}}, "GetObject")
+
+
+# What a running ``test_during`` task does, keyed by its text: a test's way into the moment
+# between a worker's claim and the task's outcome.
+during_run: dict[str, Callable[[], object]] = {}
+
+
+@task("test_during")
+def during(arguments: Blob) -> TaskResult:
+    """Calls the test's hook for ``text`` while it runs, and returns what it answered."""
+    return {"answer": during_run[arguments.text]()}

@@ -146,7 +146,7 @@ def test_race_a_cancel_after_the_workers_claim_is_409_and_the_task_runs(stack: S
 
     def cancel_now() -> int:
         answers.append(cancel(stack, task_id))
-        return answers[-1]["statusCode"]
+        return int(answers[-1]["statusCode"])
 
     sample_tasks.during_run["cancel-me"] = cancel_now
     # WHEN the worker claims and runs it

@@ -5,13 +5,14 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import HTTPException, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, BaseModel, Field
 
 from app.api.deps import Owner, Quota, SettingsDep, Tasks, UploadsDep
 from app.api.routing import APIRouter
 from app.files.keys import KeyNotOwned, Uploads, check_upload_key
 from app.files.processing import ProcessFileArguments, process_file
-from app.tasks.sender import MAX_AHEAD, Due, TaskRequest, when_due
+from app.tasks.sender import MAX_AHEAD, Due, InvalidTaskRequest, TaskRequest, when_due
 
 router = APIRouter(tags=["files"])
 
@@ -64,7 +65,7 @@ def process_upload(
     """Queue the processing of one of your uploads, now, later or at ``run_at``; poll the
     returned status URL for the result."""
     _check_owned([file_path], owner, uploads)
-    when_due(delay_seconds=delay_seconds, eta=run_at)  # a bad time is a 422 before the quota
+    _due("query", delay_seconds, run_at)  # a bad time is a 422 before the quota counts it
     quota.consume(owner, "tasks", 1, settings.tasks_per_hour)
     task_id = tasks.send(
         process_file,
@@ -92,7 +93,7 @@ def process_uploads(
 ) -> AcceptedMany:
     """Queue the processing of several of your uploads in as few SQS calls as possible."""
     _check_owned(body.file_paths, owner, uploads)
-    due: Due = when_due(delay_seconds=body.delay_seconds, eta=body.run_at)
+    due = _due("body", body.delay_seconds, body.run_at)
     quota.consume(owner, "tasks", len(body.file_paths), settings.tasks_per_hour)
     task_ids = tasks.send_many(
         [
@@ -118,3 +119,15 @@ def _check_owned(keys: Sequence[str], owner: str, uploads: Uploads) -> None:
             raise HTTPException(status.HTTP_403_FORBIDDEN, str(error)) from None
         except ValueError as error:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+
+
+def _due(where: str, delay_seconds: int, run_at: datetime | None) -> Due:
+    """When the task is due; a time it cannot have is a 422 shaped like any validation error."""
+    try:
+        return when_due(delay_seconds=delay_seconds, eta=run_at)
+    except InvalidTaskRequest as error:
+        field = "run_at" if run_at is not None else "delay_seconds"
+        value = run_at.isoformat() if run_at is not None else delay_seconds
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": (where, field), "msg": str(error), "input": value}]
+        ) from None

@@ -66,7 +66,7 @@ def test_a_task_due_later_is_fired_by_the_local_scheduler_and_runs(tmp_path: Pat
             Target=schedule["Target"],
         )
         # THEN the local stack's scheduler sends it, the worker runs it, and it succeeds
-        seen = []
+        seen: list[str] = []
         deadline = time.monotonic() + 30
         status = client.get(location).json()
         while status["status"] not in ("succeeded", "dead") and time.monotonic() < deadline:

@@ -182,7 +182,11 @@ def create_resources(
     sqs = sqs or factory("sqs")
     dynamodb = dynamodb or factory("dynamodb")
     s3 = s3 or factory("s3")
-    scheduler = scheduler or factory("scheduler")
+    if scheduler is None:
+        # Where the given queues live: never a default endpoint the caller did not choose.
+        scheduler = factory(
+            "scheduler", endpoint_url=sqs.meta.endpoint_url, region_name=sqs.meta.region_name
+        )
     physical = Physical(region=sqs.meta.region_name, account_id=DEFAULT_ACCOUNT_ID)
     resolver = Resolver(template, physical, parameters)
     creators: dict[str, Callable[[str, Mapping[str, Any], str], PhysicalResource]] = {

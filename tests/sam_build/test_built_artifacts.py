@@ -87,6 +87,7 @@ API_STATUS = {
     "process-batch": 202,
     "create-upload": 201,
     "get-task": 404,  # no such task in a fresh stack
+    "cancel-task": 404,
     "get-task-result": 404,
 }
 

@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlparse
 
 import boto3
 from botocore.exceptions import ClientError
@@ -183,10 +184,7 @@ def create_resources(
     dynamodb = dynamodb or factory("dynamodb")
     s3 = s3 or factory("s3")
     if scheduler is None:
-        # Where the given queues live: never a default endpoint the caller did not choose.
-        scheduler = factory(
-            "scheduler", endpoint_url=sqs.meta.endpoint_url, region_name=sqs.meta.region_name
-        )
+        scheduler = _scheduler_beside(sqs, factory)
     physical = Physical(region=sqs.meta.region_name, account_id=DEFAULT_ACCOUNT_ID)
     resolver = Resolver(template, physical, parameters)
     creators: dict[str, Callable[[str, Mapping[str, Any], str], PhysicalResource]] = {
@@ -206,6 +204,17 @@ def create_resources(
             account_id = created.attributes["Arn"].split(":")[4]
             physical.account_id = account_id or physical.account_id
     return physical
+
+
+def _scheduler_beside(sqs: SQSClient, factory: Callable[..., Any]) -> EventBridgeSchedulerClient:
+    """A scheduler client where the queues are: on a local endpoint (moto's server) that
+    endpoint, never AWS's; else boto3's own choice (``mock_aws``, ``AWS_ENDPOINT_URL``)."""
+    endpoint = sqs.meta.endpoint_url
+    if (urlparse(endpoint).hostname or "").endswith(".amazonaws.com"):
+        client: EventBridgeSchedulerClient = factory("scheduler", region_name=sqs.meta.region_name)
+    else:
+        client = factory("scheduler", endpoint_url=endpoint, region_name=sqs.meta.region_name)
+    return client
 
 
 def _creation_order(template: Template) -> list[str]:

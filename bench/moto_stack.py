@@ -74,6 +74,7 @@ def local_aws(template: dict[str, Any]) -> Iterator[LocalAws]:
             sqs=session.client("sqs", endpoint_url=endpoint),
             dynamodb=session.client("dynamodb", endpoint_url=endpoint),
             s3=s3,
+            scheduler=session.client("scheduler", endpoint_url=endpoint),
             prefix="bench",
         )
         aws = LocalAws(endpoint, physical, session)

@@ -13,6 +13,7 @@ from botocore.config import Config
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_ses import SESClient
     from mypy_boto3_sqs import SQSClient
 
@@ -46,7 +47,12 @@ def ses() -> "SESClient":
     return boto3.client("ses", config=CLIENT_CONFIG)
 
 
-_FACTORIES = (sqs, dynamodb, s3, ses)
+@cache
+def scheduler() -> "EventBridgeSchedulerClient":
+    return boto3.client("scheduler", config=CLIENT_CONFIG)
+
+
+_FACTORIES = (sqs, dynamodb, s3, ses, scheduler)
 
 
 def reset_clients() -> None:

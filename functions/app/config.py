@@ -15,6 +15,11 @@ class Settings(BaseSettings):
     task_table_name: str = "tasks"
     quota_table_name: str = "quotas"
     task_queue_url: str = ""
+    # Tasks due beyond SQS's 900 s delay become one-time schedules in this group, sent by
+    # EventBridge Scheduler to the queue (by its ARN) as this role.
+    task_queue_arn: str = ""
+    schedule_group_name: str = ""
+    scheduler_role_arn: str = ""
     dead_letter_queue_url: str = ""
     bucket_name: str = "uploads"
     uploads_prefix: str = "uploads/"

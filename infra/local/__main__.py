@@ -3,8 +3,9 @@
 Binds both ports first (a busy one is a one-line error and exit status 1), then starts
 moto's server, creates the template's queues, tables and bucket from template.yaml,
 verifies the SES sender, exports the functions' environment (resolved from the template),
-runs the worker behind an SqsPoller thread and serves the API with uvicorn, ``/docs``
-with Swagger UI's assets served locally. Ctrl-C stops it.
+runs the worker behind an SqsPoller thread, fires due EventBridge Scheduler schedules (tasks
+due beyond 900 s, periodic tasks) with a LocalScheduler thread, and serves the API with
+uvicorn, ``/docs`` with Swagger UI's assets served locally. Ctrl-C stops it.
 
 Run from the repository root with ``PYTHONPATH=functions:.``. Environment knobs:
 LOCAL_AWS_PORT (4566), LOCAL_API_PORT (8000), LOCAL_API_APP (``app.api.main:app``) and
@@ -30,6 +31,7 @@ import boto3
 
 from infra.local.poller import SqsHandler, SqsPoller
 from infra.local.resources import create_resources
+from infra.local.scheduler import LocalScheduler
 from infra.local.servers import MotoServer, PortInUse, bound_port, listen
 from infra.local.template import (
     LOCAL_PARAMETERS,
@@ -166,6 +168,8 @@ def banner(
         lines.append(f"  table        {table_id}: {physical.ref(table_id)}")
     for bucket_id in logical_ids(template, "AWS::S3::Bucket"):
         lines.append(f"  bucket       {bucket_id}: {physical.ref(bucket_id)}")
+    for group_id in logical_ids(template, "AWS::Scheduler::ScheduleGroup"):
+        lines.append(f"  schedules    {group_id}: {physical.ref(group_id)} (fired every second)")
     lines += [
         f"  uploads      s3://{bucket}/{uploads}",
         "",
@@ -221,6 +225,7 @@ def serve(options: Options, aws_socket: socket.socket, api_socket: socket.socket
     server: MotoServer | None = None
     stop = threading.Event()
     poller_thread: threading.Thread | None = None
+    scheduler_thread: threading.Thread | None = None
     try:
         server = MotoServer(aws_socket)
         server.start()
@@ -245,6 +250,7 @@ def serve(options: Options, aws_socket: socket.socket, api_socket: socket.socket
             poller_thread = poller.start(stop)
         else:
             logger.warning("the worker's SQS event is disabled in the template: not polling")
+        scheduler_thread = LocalScheduler().start(stop)
         sys.stdout.write(banner(options, endpoint_url, template, physical, environment, conflicts))
         sys.stdout.flush()
         config = uvicorn.Config(api_app, host=HOST, port=options.api_port, log_level="info")
@@ -256,6 +262,8 @@ def serve(options: Options, aws_socket: socket.socket, api_socket: socket.socket
         if poller_thread is not None:
             # The poller finishes the batch in hand; unfinished messages stay in the queue.
             poller_thread.join(timeout=30)
+        if scheduler_thread is not None:
+            scheduler_thread.join(timeout=5)
         if server is not None:
             server.stop()
         logger.info("local stack stopped")

@@ -1,4 +1,4 @@
-"""Creates the template's queues, tables and buckets on a local AWS endpoint (moto).
+"""Creates the template's queues, tables, buckets and schedules on a local AWS endpoint (moto).
 
 Every setting comes from template.yaml's own properties: this module only maps CloudFormation
 property names onto API parameters, so a change to the template changes the local stack too.
@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlparse
 
 import boto3
 from botocore.exceptions import ClientError
@@ -31,13 +32,18 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.literals import BucketLocationConstraintType
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.literals import QueueAttributeNameType
 
 QUEUE = "AWS::SQS::Queue"
 TABLE = "AWS::DynamoDB::Table"
 BUCKET = "AWS::S3::Bucket"
-SUPPORTED_TYPES = (QUEUE, TABLE, BUCKET)
+SCHEDULE_GROUP = "AWS::Scheduler::ScheduleGroup"
+SCHEDULE = "AWS::Scheduler::Schedule"
+# Named only (its ARN is what a schedule's target needs): moto enforces no IAM policy.
+ROLE = "AWS::IAM::Role"
+SUPPORTED_TYPES = (QUEUE, TABLE, BUCKET, SCHEDULE_GROUP, SCHEDULE, ROLE)
 
 DEFAULT_ACCOUNT_ID = "123456789012"
 
@@ -58,7 +64,27 @@ _QUEUE_ATTRIBUTES: tuple[QueueAttributeNameType, ...] = (
     "SqsManagedSseEnabled",
     "VisibilityTimeout",
 )
-_EXPLICIT_NAME = {QUEUE: "QueueName", TABLE: "TableName", BUCKET: "BucketName"}
+_EXPLICIT_NAME = {
+    QUEUE: "QueueName",
+    TABLE: "TableName",
+    BUCKET: "BucketName",
+    SCHEDULE_GROUP: "Name",
+    SCHEDULE: "Name",
+    ROLE: "RoleName",
+}
+# AWS::Scheduler::Schedule properties that are CreateSchedule parameters of the same name.
+_SCHEDULE_PARAMETERS = (
+    "ActionAfterCompletion",
+    "Description",
+    "EndDate",
+    "FlexibleTimeWindow",
+    "KmsKeyArn",
+    "ScheduleExpression",
+    "ScheduleExpressionTimezone",
+    "StartDate",
+    "State",
+    "Target",
+)
 
 
 def physical_name(logical_id: str, *, prefix: str = "local", suffix: str = "") -> str:
@@ -121,6 +147,13 @@ def planned_physical(
         elif resource_type == TABLE:
             arn = f"arn:aws:dynamodb:{region}:{account_id}:table/{name}"
             physical.resources[logical_id] = PhysicalResource(name, {"Arn": arn})
+        elif resource_type == SCHEDULE_GROUP:
+            physical.resources[logical_id] = _schedule_group(name, region, account_id)
+        elif resource_type == SCHEDULE:
+            group = _schedule_group_name(resolver, properties(template, logical_id))
+            physical.resources[logical_id] = _schedule(name, group, region, account_id)
+        elif resource_type == ROLE:
+            physical.resources[logical_id] = _role(name, account_id)
         else:
             physical.resources[logical_id] = _bucket(name, region)
     return physical
@@ -133,11 +166,13 @@ def create_resources(
     sqs: SQSClient | None = None,
     dynamodb: DynamoDBClient | None = None,
     s3: S3Client | None = None,
+    scheduler: EventBridgeSchedulerClient | None = None,
     prefix: str = "local",
     suffix: str = "",
     parameters: Mapping[str, str] | None = None,
 ) -> Physical:
-    """Create every queue, table and bucket of ``template``; return their physical ids.
+    """Create every queue, table, bucket, schedule group and schedule of ``template``; return
+    their physical ids (IAM roles are only named: the local stack enforces no IAM).
 
     Resources are created in dependency order (a dead-letter queue before the queue whose
     RedrivePolicy names it), with names from :func:`resource_name`. Clients not given come
@@ -148,12 +183,17 @@ def create_resources(
     sqs = sqs or factory("sqs")
     dynamodb = dynamodb or factory("dynamodb")
     s3 = s3 or factory("s3")
+    if scheduler is None:
+        scheduler = _scheduler_beside(sqs, factory)
     physical = Physical(region=sqs.meta.region_name, account_id=DEFAULT_ACCOUNT_ID)
     resolver = Resolver(template, physical, parameters)
     creators: dict[str, Callable[[str, Mapping[str, Any], str], PhysicalResource]] = {
         QUEUE: lambda _id, props, name: _create_queue(sqs, resolver, props, name),
         TABLE: lambda _id, props, name: _create_table(dynamodb, resolver, props, name),
         BUCKET: lambda _id, props, name: _create_bucket(s3, resolver, props, name),
+        SCHEDULE_GROUP: lambda _id, props, name: _create_schedule_group(scheduler, name),
+        SCHEDULE: lambda _id, props, name: _create_schedule(scheduler, resolver, props, name),
+        ROLE: lambda _id, props, name: _role(name, physical.account_id),
     }
     for logical_id in _creation_order(template):
         name = resource_name(template, logical_id, prefix=prefix, suffix=suffix, resolver=resolver)
@@ -164,6 +204,17 @@ def create_resources(
             account_id = created.attributes["Arn"].split(":")[4]
             physical.account_id = account_id or physical.account_id
     return physical
+
+
+def _scheduler_beside(sqs: SQSClient, factory: Callable[..., Any]) -> EventBridgeSchedulerClient:
+    """A scheduler client where the queues are: on a local endpoint (moto's server) that
+    endpoint, never AWS's; else boto3's own choice (``mock_aws``, ``AWS_ENDPOINT_URL``)."""
+    endpoint = sqs.meta.endpoint_url
+    if (urlparse(endpoint).hostname or "").endswith(".amazonaws.com"):
+        client: EventBridgeSchedulerClient = factory("scheduler", region_name=sqs.meta.region_name)
+    else:
+        client = factory("scheduler", endpoint_url=endpoint, region_name=sqs.meta.region_name)
+    return client
 
 
 def _creation_order(template: Template) -> list[str]:
@@ -317,6 +368,64 @@ def _create_bucket(
             },
         )
     return _bucket(name, region)
+
+
+def _create_schedule_group(scheduler: EventBridgeSchedulerClient, name: str) -> PhysicalResource:
+    try:
+        arn = scheduler.create_schedule_group(Name=name)["ScheduleGroupArn"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConflictException":
+            raise
+        arn = scheduler.get_schedule_group(Name=name)["Arn"]
+    return PhysicalResource(name, {"Arn": arn})
+
+
+def _schedule_group(name: str, region: str, account_id: str) -> PhysicalResource:
+    return PhysicalResource(
+        name, {"Arn": f"arn:aws:scheduler:{region}:{account_id}:schedule-group/{name}"}
+    )
+
+
+def _schedule_group_name(resolver: Resolver, props: Mapping[str, Any]) -> str:
+    return resolver.resolve_string(props["GroupName"]) if "GroupName" in props else "default"
+
+
+def _create_schedule(
+    scheduler: EventBridgeSchedulerClient,
+    resolver: Resolver,
+    props: Mapping[str, Any],
+    name: str,
+) -> PhysicalResource:
+    """A schedule as CloudFormation would create it; one that exists is left as it is."""
+    resolved: Mapping[str, Any] = resolver.resolve(
+        {key: props[key] for key in _SCHEDULE_PARAMETERS if key in props}
+    )
+    group = _schedule_group_name(resolver, props)
+    request: dict[str, Any] = {
+        key: resolved[key] for key in _SCHEDULE_PARAMETERS if key in resolved
+    }
+    target = dict(request.get("Target") or {})
+    retry = target.get("RetryPolicy")
+    if retry:  # numbers arrive as template strings or ints
+        target["RetryPolicy"] = {key: int(value) for key, value in retry.items()}
+    request["Target"] = target
+    try:
+        arn = scheduler.create_schedule(Name=name, GroupName=group, **request)["ScheduleArn"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConflictException":
+            raise
+        arn = scheduler.get_schedule(Name=name, GroupName=group)["Arn"]
+    return PhysicalResource(name, {"Arn": arn})
+
+
+def _schedule(name: str, group: str, region: str, account_id: str) -> PhysicalResource:
+    return PhysicalResource(
+        name, {"Arn": f"arn:aws:scheduler:{region}:{account_id}:schedule/{group}/{name}"}
+    )
+
+
+def _role(name: str, account_id: str) -> PhysicalResource:
+    return PhysicalResource(name, {"Arn": f"arn:aws:iam::{account_id}:role/{name}"})
 
 
 def _bucket(name: str, region: str) -> PhysicalResource:

@@ -122,3 +122,14 @@ def report_progress(arguments: Reports, context: TaskContext) -> TaskResult:
         context.progress(step / arguments.count, f"step {step} of {arguments.count}")
         between_reports(context, step)
     return {"steps": arguments.count}
+
+
+# What a running ``test_during`` task does, keyed by its text: a test's way into the moment
+# between a worker's claim and the task's outcome.
+during_run: dict[str, Callable[[], object]] = {}
+
+
+@task("test_during")
+def during(arguments: Blob) -> TaskResult:
+    """Calls the test's hook for ``text`` while it runs, and returns what it answered."""
+    return {"answer": during_run[arguments.text]()}

@@ -59,11 +59,12 @@ def test_standard_queues_by_default(template: Template, aws: None) -> None:
 def test_queue_type_fifo_makes_both_queues_fifo(fifo_stack: Physical, queue_id: str) -> None:
     # WHEN the stack is created with QueueType=Fifo
     attributes = queue_attributes(fifo_stack, queue_id)
-    # THEN both queues are FIFO, named as SQS requires, deduplicating by the sender's id
+    # THEN both queues are FIFO, named as SQS requires, deduplicating by the sender's id (the
+    # task queue also by content, for what EventBridge Scheduler sends it)
     assert fifo_stack.ref(queue_id).endswith(".fifo")
     assert attributes["FifoQueue"] == "true"
-    # (the task queue by content too, for the scheduler's messages, which carry no id)
-    assert attributes["ContentBasedDeduplication"] == str(queue_id == "TaskQueue").lower()
+    expected = "true" if queue_id == "TaskQueue" else "false"
+    assert attributes["ContentBasedDeduplication"] == expected
     assert attributes["SqsManagedSseEnabled"] == "true"
 
 

@@ -285,8 +285,9 @@ def test_api_function_may_enqueue_store_status_and_send_email(
         "s3:GetObject",
         "s3:PutObject",
     ]
-    # AND reads and writes task records item by item, queries the owner index only (never
-    # the table itself: no Scan, no Query of every owner's records), counts quotas
+    # AND reads and writes task records item by item (UpdateItem: a cancel, or marking a
+    # refused task), queries the owner index only (never the table itself: no Scan, no Query
+    # of every owner's records), and counts quotas, nothing else
     task_table = physical.attribute("TaskTable", "Arn")
     quota_table = physical.attribute("QuotaTable", "Arn")
     assert {a: r for a, r in granted.items() if a.startswith("dynamodb:")} == {
@@ -294,7 +295,27 @@ def test_api_function_may_enqueue_store_status_and_send_email(
         "dynamodb:PutItem": {task_table},
         "dynamodb:DeleteItem": {task_table},
         "dynamodb:Query": {f"{task_table}/index/{listing.INDEX_NAME}"},
-        "dynamodb:UpdateItem": {quota_table},
+        "dynamodb:UpdateItem": {quota_table, task_table},
+    }
+    # AND creates and deletes schedules in the stack's schedule group only, nothing else of
+    # EventBridge Scheduler
+    group = physical.ref("TaskScheduleGroup")
+    schedules = f"arn:aws:scheduler:us-east-1:123456789012:schedule/{group}/*"
+    assert {a: r for a, r in granted.items() if a.startswith("scheduler:")} == {
+        "scheduler:CreateSchedule": {schedules},
+        "scheduler:DeleteSchedule": {schedules},
+    }
+    # AND may pass the scheduler's role, and only that one, and only to EventBridge Scheduler
+    assert {a: r for a, r in granted.items() if a.startswith("iam:")} == {
+        "iam:PassRole": {physical.attribute("TaskSchedulerRole", "Arn")}
+    }
+    [pass_role] = [
+        st
+        for owner, st in statements(template)
+        if owner == "ApiFunction" and "iam:PassRole" in actions(st)
+    ]
+    assert pass_role["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}
     }
     # AND sends mail only as the sender: SendEmail (no raw MIME), From pinned by condition
     identity = "arn:aws:ses:us-east-1:123456789012:identity"

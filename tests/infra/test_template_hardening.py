@@ -260,11 +260,10 @@ def test_queue_type_makes_both_queues_fifo_together(template: Template, queue_id
     assert resolve(template, props["FifoQueue"]) is None
     assert resolve(template, props["ContentBasedDeduplication"]) is None
     # ... and with QueueType=Fifo a FIFO queue deduplicating by the sender's id; the task
-    # queue also by content, which EventBridge Scheduler requires of a FIFO target (it sends
-    # no id) and an explicit id overrides
+    # queue also by content, which EventBridge Scheduler requires of a FIFO target
     assert resolve(template, props["FifoQueue"], {"QueueType": "Fifo"}) is True
-    by_content = resolve(template, props["ContentBasedDeduplication"], {"QueueType": "Fifo"})
-    assert by_content is (queue_id == "TaskQueue")
+    content_based = resolve(template, props["ContentBasedDeduplication"], {"QueueType": "Fifo"})
+    assert content_based is (queue_id == "TaskQueue")
     # AND a named queue's name ends in .fifo exactly when it is a FIFO queue
     if "QueueName" in props:
         standard = resolve(template, props["QueueName"])

@@ -87,6 +87,7 @@ API_STATUS = {
     "process-batch": 202,
     "create-upload": 201,
     "get-task": 404,  # no such task in a fresh stack
+    "cancel-task": 404,
     "get-task-result": 404,
     "list-tasks": 200,  # an empty page
 }
@@ -154,7 +155,12 @@ def local_aws() -> Iterator[LocalAws]:
     try:
         # moto's backends are process-wide: a suffix keeps these names apart from other tests'.
         physical = create_resources(
-            TEMPLATE, sqs=sqs, dynamodb=dynamodb, s3=s3, suffix=f"build-{uuid.uuid4().hex[:8]}"
+            TEMPLATE,
+            sqs=sqs,
+            dynamodb=dynamodb,
+            s3=s3,
+            scheduler=session.client("scheduler", endpoint_url=endpoint),
+            suffix=f"build-{uuid.uuid4().hex[:8]}",
         )
         aws = LocalAws(endpoint, physical, sqs, dynamodb, s3, ses)
         # SES sends only from a verified identity: the sender each function is configured with.

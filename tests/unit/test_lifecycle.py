@@ -1,20 +1,29 @@
 """The task lifecycle's decisions, run against a model of SQS, a DLQ, redrives and crashes.
 
 A hypothesis state machine drives one task through every order of deliveries, duplicates,
-outcomes, worker crashes, clock jumps and both redrives, applying ``app.tasks.lifecycle``'s
-answers the way the runner and the status store do. After every step it checks what a client
-is promised: the effect runs at most once; a succeeded task stays succeeded; once no message
-for the task is left in the task queue its status reads succeeded or dead; a status reads
-running only under a live lease; another owner's message never runs. Receives that no
-worker sees (an environment killed before it reached the record) are part of the model, up
-to the reserve the queue keeps for them.
+outcomes, worker crashes, clock jumps, both redrives, a schedule firing (once or twice, and
+after a cancel whose schedule deletion lost the race) and its owner's cancels, applying
+``app.tasks.lifecycle``'s answers the way the runner and the status store do. After every
+step it checks what a client is promised: the effect runs at most once; a succeeded task
+stays succeeded; once no message for the task is left in the task queue (and no schedule
+will send one) its status reads succeeded, dead or cancelled; a status reads running only
+under a live lease; another owner's message never runs; a cancelled task never runs after
+the cancel is acknowledged and stays cancelled; a cancel never succeeds on a running or
+finished task. Receives that no worker sees (an environment killed before it reached the
+record) are part of the model, up to the reserve the queue keeps for them.
 """
 
 from dataclasses import dataclass, replace
 
 import hypothesis.strategies as st
 from hypothesis import settings
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 
 from app.tasks import lifecycle
 from app.tasks.lifecycle import (
@@ -38,6 +47,9 @@ QUEUE_MAX_RECEIVES = MAX_RECEIVES + RECEIVE_RESERVE  # the queue's maxReceiveCou
 LEASE = 10.0  # a worker's invocation deadline (plus margin)
 VISIBILITY = 60.0  # the queue's visibility timeout: more than any lease (AWS: 6x the timeout)
 RETRY = RetryPolicy.for_queue(QUEUE_MAX_RECEIVES, base_seconds=1, max_seconds=8)
+RUN_AT = 100.0  # a scheduled task's time
+# What a cancel may end, written out here rather than taken from lifecycle.CANCELLABLE.
+NOT_STARTED = (TaskState.SCHEDULED, TaskState.QUEUED, TaskState.FAILED)
 
 
 @dataclass
@@ -58,6 +70,16 @@ class TaskLifecycle(RuleBasedStateMachine):
         self.queue: list[Message] = [Message()]
         self.dead_letters: list[Message] = []
         self.effects = 0
+        self.schedule_alive = False  # a one-time schedule that will send the task
+        self.cancel_acknowledged = False
+
+    @initialize(scheduled=st.booleans())
+    def a_task_is_accepted(self, scheduled: bool) -> None:
+        """Queued now, or scheduled: its record reads scheduled and no message exists yet."""
+        if scheduled:
+            self.record = Record(TaskState.SCHEDULED, OWNER, run_at=RUN_AT)
+            self.queue = []
+            self.schedule_alive = True
 
     # --- SQS ------------------------------------------------------------------------------
 
@@ -111,16 +133,21 @@ class TaskLifecycle(RuleBasedStateMachine):
             return
         message.lost_in_a_row = 0
         delivery = Delivery(OWNER, message.receive_count, self.now)
-        if lifecycle.exhausted(delivery, RETRY) and not lifecycle.attempts_left(self.record, RETRY):
-            self._apply(message, delivery, lifecycle.Exhausted(), claimed=False)
-            return
+        if lifecycle.exhausted(delivery, RETRY):
+            # The runner reads the record first: a cancelled task's message just goes.
+            if isinstance(lifecycle.on_delivery(self.record, delivery), lifecycle.Cancelled):
+                self._act(message, QueueAction.DELETE)
+                return
+            if not lifecycle.attempts_left(self.record, RETRY):
+                self._apply(message, delivery, lifecycle.Exhausted(), claimed=False)
+                return
         if outcome == "no_time":
             # The batch had no time to start it: no claim, as the runner does.
             self._apply(message, delivery, NotStarted(), claimed=False)
             return
         decision = lifecycle.on_delivery(self.record, delivery)
         match decision:
-            case lifecycle.Skip():
+            case lifecycle.Skip() | lifecycle.Cancelled():
                 self._act(message, QueueAction.DELETE)
             case lifecycle.Later(seconds):
                 self._act(message, QueueAction.RETRY, seconds)
@@ -128,6 +155,11 @@ class TaskLifecycle(RuleBasedStateMachine):
                 self._act(message, QueueAction.DEAD_LETTER)
             case lifecycle.Run():
                 assert self.record is not None
+                # TaskStatusStore.claim's condition agrees: a claimable state or a dead lease.
+                assert self.record.state in lifecycle.CLAIMABLE or (
+                    self.record.state is TaskState.RUNNING
+                    and effective_state(self.record, self.now)[0] is not TaskState.RUNNING
+                )
                 self.record = replace(
                     self.record,
                     state=TaskState.RUNNING,
@@ -162,11 +194,50 @@ class TaskLifecycle(RuleBasedStateMachine):
         last attempt that already reads dead."""
         assert self.record is not None
         state, _ = effective_state(self.record, self.now)
-        return self.record.state in (TaskState.QUEUED, TaskState.FAILED) or (
+        return self.record.state in (TaskState.QUEUED, TaskState.SCHEDULED, TaskState.FAILED) or (
             self.record.state is TaskState.RUNNING
             and state is not TaskState.RUNNING
             and self.record.receive_count < self.record.max_receives
         )
+
+    @precondition(lambda self: self.schedule_alive and self.now >= RUN_AT)
+    @rule(times=st.sampled_from([1, 2]))
+    def the_schedule_fires(self, times: int) -> None:
+        """EventBridge Scheduler sends the envelope (at least once), then deletes itself."""
+        self.queue.extend(Message(visible_at=self.now) for _ in range(times))
+        self.schedule_alive = False
+
+    @rule(deletes_schedule=st.booleans())
+    def its_owner_cancels(self, deletes_schedule: bool) -> None:
+        """DELETE /tasks/{id}: one conditional write, then the schedule's deletion (which may
+        come too late: the schedule fires anyway)."""
+        assert self.record is not None
+        refused = lifecycle.refuses_cancel(self.record, self.now)
+        # TaskStatusStore.cancel's condition, as DynamoDB evaluates it, agrees.
+        store_allows = self.record.state in NOT_STARTED or (
+            self.record.state is TaskState.RUNNING
+            and self.record.lease_expires_at is not None
+            and self.record.lease_expires_at < self.now
+            and self.record.receive_count < self.record.max_receives
+        )
+        assert store_allows == (refused is None), (self.record, self.now)
+        state, _ = effective_state(self.record, self.now)
+        if refused is not None:
+            # A cancel never ends a running, finished or cancelled task.
+            assert refused is state
+            assert state in (
+                TaskState.RUNNING,
+                TaskState.SUCCEEDED,
+                TaskState.DEAD,
+                TaskState.CANCELLED,
+            )
+            return
+        # Only a task that has not started and will still run (as a client reads it).
+        assert state in NOT_STARTED
+        self.record = replace(self.record, state=TaskState.CANCELLED, lease_expires_at=None)
+        self.cancel_acknowledged = True
+        if deletes_schedule:
+            self.schedule_alive = False
 
     @rule(seconds=st.sampled_from([1.0, 5.0, 11.0, 61.0]))
     def time_passes(self, seconds: float) -> None:
@@ -189,12 +260,15 @@ class TaskLifecycle(RuleBasedStateMachine):
     def project_redrive(self) -> None:
         """app.tasks.redrive: send, delete from the DLQ, then requeue unless succeeded/held."""
         assert self.record is not None
+        ended = (TaskState.SUCCEEDED, TaskState.CANCELLED)
         for _ in self.dead_letters:
-            if self.record.state is not TaskState.SUCCEEDED:
+            if self.record.state not in ended:
                 self.queue.append(Message(visible_at=self.now))
         self.dead_letters.clear()
         state, _ = effective_state(self.record, self.now)
-        if state in (TaskState.DEAD, TaskState.FAILED, TaskState.QUEUED):
+        if state in (TaskState.DEAD, TaskState.FAILED, TaskState.QUEUED) and (
+            self.record.state not in ended
+        ):
             self.record = replace(self.record, state=TaskState.QUEUED, lease_expires_at=None)
 
     @rule(
@@ -219,18 +293,33 @@ class TaskLifecycle(RuleBasedStateMachine):
         assert (self.record.state is TaskState.SUCCEEDED) == (self.effects == 1)
 
     @invariant()
+    def a_cancelled_task_never_runs_and_stays_cancelled(self) -> None:
+        assert self.record is not None
+        if self.cancel_acknowledged:
+            assert self.record.state is TaskState.CANCELLED
+            assert self.effects == 0
+
+    @invariant()
+    def a_scheduled_task_reads_scheduled_until_its_time_then_queued(self) -> None:
+        assert self.record is not None
+        if self.record.state is TaskState.SCHEDULED:
+            state, _ = effective_state(self.record, self.now)
+            assert state is (TaskState.QUEUED if self.now >= RUN_AT else TaskState.SCHEDULED)
+
+    @invariant()
     def without_a_message_in_the_queue_the_task_has_ended(self) -> None:
         assert self.record is not None
         state, reason = effective_state(self.record, self.now)
-        if not self.queue:
-            assert state in (TaskState.SUCCEEDED, TaskState.DEAD), (state, self.record)
+        if not self.queue and not self.schedule_alive:
+            ended = (TaskState.SUCCEEDED, TaskState.DEAD, TaskState.CANCELLED)
+            assert state in ended, (state, self.record)
         if state is TaskState.RUNNING:
             assert self.record.lease_expires_at is not None
             assert self.now < self.record.lease_expires_at
         if reason is not None and state is TaskState.DEAD:
             assert reason == CRASHED_LAST
-        if self.dead_letters and not self.queue:
-            assert state in (TaskState.SUCCEEDED, TaskState.DEAD)
+        if self.dead_letters and not self.queue and not self.schedule_alive:
+            assert state in (TaskState.SUCCEEDED, TaskState.DEAD, TaskState.CANCELLED)
 
 
 TestTaskLifecycle = TaskLifecycle.TestCase
@@ -264,3 +353,36 @@ def test_failures_back_off_and_the_last_one_is_dead() -> None:
     assert (last.state, last.action) == (TaskState.DEAD, QueueAction.DEAD_LETTER)
     untouched = lifecycle.after_run(Delivery(OWNER, 1, 0), NotStarted(), retry)
     assert (untouched.state, untouched.action, untouched.delay) == (None, QueueAction.RETRY, 0)
+
+
+def test_a_scheduled_task_reads_queued_once_its_time_has_passed() -> None:
+    # GIVEN a task scheduled for t=100
+    record = Record(TaskState.SCHEDULED, OWNER, run_at=100.0)
+    # THEN it reads scheduled before, queued from then on (until a worker claims it)
+    assert effective_state(record, 99.9) == (TaskState.SCHEDULED, None)
+    assert effective_state(record, 100.0)[0] is TaskState.QUEUED
+    # AND its owner may cancel it either way
+    assert lifecycle.refuses_cancel(record, 50.0) is None
+    assert lifecycle.refuses_cancel(record, 150.0) is None
+
+
+def test_a_cancel_is_refused_with_the_state_a_client_reads() -> None:
+    live = Record(TaskState.RUNNING, OWNER, receive_count=1, max_receives=3, lease_expires_at=10)
+    assert lifecycle.refuses_cancel(live, 5.0) is TaskState.RUNNING
+    # A lease that ended before the last attempt reads failed: the queue delivers it again.
+    assert lifecycle.refuses_cancel(live, 11.0) is None
+    last = replace(live, receive_count=3)
+    assert lifecycle.refuses_cancel(last, 11.0) is TaskState.DEAD
+    for final in (TaskState.SUCCEEDED, TaskState.DEAD, TaskState.CANCELLED):
+        assert lifecycle.refuses_cancel(Record(final, OWNER), 0.0) is final
+
+
+def test_a_cancelled_task_is_never_run_whatever_delivers_it() -> None:
+    record = Record(TaskState.CANCELLED, OWNER)
+    for receive_count in (1, 2, 9):
+        decision = lifecycle.on_delivery(record, Delivery(OWNER, receive_count, 0.0))
+        assert decision == lifecycle.Cancelled()
+    # AND another owner's message naming it is still dead-lettered, never taken as a cancel
+    assert isinstance(
+        lifecycle.on_delivery(record, Delivery("mallory", 1, 0.0)), lifecycle.DeadLetter
+    )

@@ -12,6 +12,7 @@ from app.config import Settings, get_settings
 from app.files.keys import Uploads
 from app.notifications.email import Mailer
 from app.tasks.listing import TaskListing
+from app.tasks.schedules import TaskSchedules
 from app.tasks.sender import TaskSender
 from app.tasks.status import TaskStatusStore
 
@@ -84,6 +85,18 @@ def get_task_listing(settings: SettingsDep) -> TaskListing:
 TaskList = Annotated[TaskListing, Depends(get_task_listing)]
 
 
+def get_task_schedules(settings: SettingsDep) -> TaskSchedules:
+    return TaskSchedules(
+        aws.scheduler(),
+        settings.schedule_group_name,
+        settings.scheduler_role_arn,
+        settings.task_queue_arn,
+    )
+
+
+Schedules = Annotated[TaskSchedules, Depends(get_task_schedules)]
+
+
 def get_trace_header(request: Request) -> str | None:
     """The request's X-Ray trace header: API Gateway's, else the one Lambda sets per invoke."""
     return request.headers.get("x-amzn-trace-id") or os.environ.get("_X_AMZN_TRACE_ID")
@@ -95,6 +108,7 @@ def get_task_sender(
     correlation_id: CorrelationId,
     owner: Owner,
     trace_header: Annotated[str | None, Depends(get_trace_header)],
+    schedules: Schedules,
 ) -> TaskSender:
     return TaskSender(
         sqs=aws.sqs(),
@@ -106,6 +120,7 @@ def get_task_sender(
         correlation_id=correlation_id,
         trace_header=trace_header,
         metrics_namespace=settings.powertools_metrics_namespace,
+        schedules=schedules,
     )
 
 

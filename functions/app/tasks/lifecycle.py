@@ -8,7 +8,9 @@ Three questions, each a function of what the worker knows:
   move to, and what happens to the message?
 - ``effective_state``: what a status record means when it is read, now: ``running`` only
   while a worker can still be running it (its lease), ``dead`` after a last attempt that
-  never finished.
+  never finished, ``queued`` for a scheduled task whose time has come.
+- ``refuses_cancel``: may its owner cancel it now? Only a task that has not started and will
+  still run: ``queued``, ``scheduled`` or waiting for its next attempt (``failed``).
 """
 
 from dataclasses import dataclass
@@ -25,16 +27,23 @@ RECEIVE_RESERVE = 2
 
 
 class TaskState(StrEnum):
+    # Due later than SQS can delay a message: an EventBridge Scheduler schedule sends it then.
+    SCHEDULED = "scheduled"
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     DEAD = "dead"
+    # By its owner, before it started; final: no delivery runs it and no redrive revives it.
+    CANCELLED = "cancelled"
 
 
-# States a delivery may (re)start from: a dead task is run again by any redrive.
-CLAIMABLE = (TaskState.QUEUED, TaskState.FAILED, TaskState.DEAD)
-UNFINISHED = (TaskState.QUEUED, TaskState.RUNNING, TaskState.FAILED)
+# States a delivery may (re)start from: a dead task is run again by any redrive, a scheduled
+# one's message is its schedule firing.
+CLAIMABLE = (TaskState.QUEUED, TaskState.SCHEDULED, TaskState.FAILED, TaskState.DEAD)
+UNFINISHED = (TaskState.SCHEDULED, TaskState.QUEUED, TaskState.RUNNING, TaskState.FAILED)
+# What a cancel may end, as read (``effective_state``): nothing has started, and it will run.
+CANCELLABLE = (TaskState.SCHEDULED, TaskState.QUEUED, TaskState.FAILED)
 
 CRASHED_LAST = "the worker did not finish its last attempt (timeout or crash)"
 NO_STATUS = "no status record for this task id: nothing runs without a status"
@@ -80,6 +89,7 @@ class Record:
     # Changes with every write: a writer outside the lifecycle (the redrive) conditions on it.
     updated_at: str = ""
     attempts: int = 0  # claims made: attempts actually started
+    run_at: float | None = None  # epoch seconds; when a scheduled task's schedule fires
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,11 @@ class Skip:
 
 
 @dataclass(frozen=True)
+class Cancelled:
+    """Cancelled by its owner: never run it; delete the message, touch no status."""
+
+
+@dataclass(frozen=True)
 class Later:
     """Another worker holds a live lease: hide the message until the lease ends."""
 
@@ -118,7 +133,7 @@ class DeadLetter:
     reason: str
 
 
-DeliveryDecision = Run | Skip | Later | DeadLetter
+DeliveryDecision = Run | Skip | Cancelled | Later | DeadLetter
 
 
 def on_delivery(record: Record | None, delivery: Delivery) -> DeliveryDecision:
@@ -128,6 +143,9 @@ def on_delivery(record: Record | None, delivery: Delivery) -> DeliveryDecision:
         return DeadLetter(WRONG_OWNER)
     if record.state is TaskState.SUCCEEDED:
         return Skip()
+    if record.state is TaskState.CANCELLED:
+        # A schedule that fired as it was cancelled, a duplicate, a redriven copy: all go.
+        return Cancelled()
     if record.state is TaskState.RUNNING and _lease_live(record, delivery.now):
         assert record.lease_expires_at is not None
         wait = int(record.lease_expires_at - delivery.now) + 1
@@ -229,6 +247,11 @@ def after_run(delivery: Delivery, outcome: Outcome, retry: RetryPolicy) -> Trans
 
 def effective_state(record: Record, now: float) -> tuple[TaskState, str | None]:
     """The state a client should see, and the reason when it differs from the stored one."""
+    if record.state is TaskState.SCHEDULED:
+        if record.run_at is not None and record.run_at <= now:
+            # Its schedule has sent it (or is about to): it waits in the queue for a worker.
+            return TaskState.QUEUED, None
+        return record.state, None
     if record.state is not TaskState.RUNNING or _lease_live(record, now):
         return record.state, None
     if record.receive_count >= record.max_receives:
@@ -238,6 +261,12 @@ def effective_state(record: Record, now: float) -> tuple[TaskState, str | None]:
         f"the worker did not finish attempt {record.receive_count} (timeout or crash); "
         "the queue delivers it again",
     )
+
+
+def refuses_cancel(record: Record, now: float) -> TaskState | None:
+    """None when a cancel may end this task now, else the state that refuses it (as read)."""
+    state, _ = effective_state(record, now)
+    return None if state in CANCELLABLE else state
 
 
 def _lease_live(record: Record, now: float) -> bool:

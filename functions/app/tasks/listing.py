@@ -26,7 +26,7 @@ import binascii
 import json
 import re
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +35,7 @@ from pydantic import BaseModel
 
 from app.tasks.lifecycle import TaskState
 from app.tasks.progress import Progress
-from app.tasks.status import as_seen, item_values
+from app.tasks.status import as_seen, item_values, timestamp
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -68,6 +68,7 @@ PROJECTED = (
     "lease_expires_at",
     "receive_count",
     "max_receives",
+    "run_at",
 )
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -210,13 +211,21 @@ def _is_time(text: str) -> bool:
 def _filter(status: TaskState | None, now: float) -> tuple[str, dict[str, Any]]:
     """The FilterExpression for unexpired records in ``status``, as a client reads states:
     a ``running`` record whose lease has ended reads ``failed`` (or ``dead`` after its last
-    attempt), as ``lifecycle.effective_state`` decides."""
+    attempt), and a ``scheduled`` one past its ``run_at`` reads ``queued``, as
+    ``lifecycle.effective_state`` decides."""
     values: dict[str, Any] = {":now": Decimal(str(round(now, 3)))}
     unexpired = "expires_at > :now"
     if status is None:
         return unexpired, values
     if status is not TaskState.RUNNING:
         values[":status"] = status.value
+    if status in (TaskState.QUEUED, TaskState.SCHEDULED):
+        values[":scheduled"] = TaskState.SCHEDULED.value
+        values[":now_text"] = timestamp(datetime.fromtimestamp(now, UTC))
+        if status is TaskState.SCHEDULED:
+            return f"{unexpired} AND #status = :status AND run_at > :now_text", values
+        due = "#status = :scheduled AND run_at <= :now_text"
+        return f"{unexpired} AND (#status = :status OR ({due}))", values
     if status not in (TaskState.RUNNING, TaskState.FAILED, TaskState.DEAD):
         return f"{unexpired} AND #status = :status", values
     values[":running"] = TaskState.RUNNING.value

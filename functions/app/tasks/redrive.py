@@ -5,7 +5,8 @@ series of receives, and its status reads ``queued`` once the message has left th
 queue (never before: a failed send leaves it ``dead``, where it is). Messages that are not
 task envelopes stay in the dead-letter queue for a person to look at, and so do envelopes
 whose task has no status record (expired, forged or orphaned: only a task the API accepted
-may run); tasks that already succeeded are dropped. A run moves each task at most once.
+may run); tasks that already succeeded, or that their owner cancelled, are dropped. A run
+moves each task at most once.
 
 It reads TASK_QUEUE_URL, DEAD_LETTER_QUEUE_URL and TASK_TABLE_NAME (the stack's outputs
 TaskQueueUrl, DeadLetterQueueUrl and TaskTableName) and the usual AWS variables.
@@ -36,6 +37,8 @@ WAIT_SECONDS = 2  # long poll: a short poll samples few SQS servers and can miss
 class RedriveReport:
     requeued: list[str] = field(default_factory=list)
     already_succeeded: list[str] = field(default_factory=list)
+    # Cancelled by their owner: final, never revived; their messages are dropped.
+    cancelled: list[str] = field(default_factory=list)
     left_in_dead_letter_queue: int = 0
     # Envelopes whose task has no status record (expired, or a forged or orphan message):
     # never turned into a task, they stay dead-lettered for a person to look at.
@@ -104,8 +107,11 @@ def _redrive_one(
         # runs only if the API once accepted it, so this one stays where it is.
         report.no_status_record.append(envelope.task_id)
         return
+    ended = record.state in (TaskState.SUCCEEDED, TaskState.CANCELLED)
     if record.state is TaskState.SUCCEEDED:
         report.already_succeeded.append(envelope.task_id)
+    elif record.state is TaskState.CANCELLED:
+        report.cancelled.append(envelope.task_id)
     else:
         retry = envelope.model_copy(update={"attempt": envelope.attempt + 1})
         attributes = {
@@ -129,7 +135,7 @@ def _redrive_one(
         )
         report.requeued.append(envelope.task_id)
     sqs.delete_message(QueueUrl=dead_letter_queue_url, ReceiptHandle=message["ReceiptHandle"])
-    if record.state is not TaskState.SUCCEEDED:
+    if not ended:
         # Only now that the message has left the DLQ; a worker may already hold it, or have
         # run it and dead-lettered it again, and then the requeue is refused (its write wins).
         store.requeue(envelope.task_id, seen=record)
@@ -153,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"requeued {len(report.requeued)} task(s); "
         f"{len(report.already_succeeded)} had already succeeded; "
+        f"{len(report.cancelled)} were cancelled: dropped; "
         f"{report.left_in_dead_letter_queue} message(s) are not tasks and stay dead-lettered; "
         f"{len(report.no_status_record)} have no status record: left dead-lettered; "
         f"{len(report.left_for_next_run)} died again during this run: left for the next run"

@@ -146,6 +146,9 @@ class TaskRunner:
             if accepted is None:
                 return
             record, envelope = accepted
+        if envelope.correlation_id and "correlation_id" not in _string_attributes(record):
+            # A message a schedule sent carries no attributes; the envelope has the id.
+            bind_correlation_id(envelope.correlation_id)
         # Context keys, like the correlation id: overlapping invocations keep their own.
         logger.thread_safe_append_keys(task_id=envelope.task_id, task_name=envelope.name)
         try:
@@ -177,11 +180,14 @@ class TaskRunner:
     ) -> None:
         receive_count = int(record.attributes.approximate_receive_count or 1)
         delivery = Delivery(envelope.owner, receive_count, time.time())
-        if lifecycle.exhausted(delivery, self._retry) and not lifecycle.attempts_left(
-            self._persist(lambda: self._store.get_record(envelope.task_id)), self._retry
-        ):
-            self._carry_out(record, envelope, delivery, Exhausted(), lease=None)
-            return
+        if lifecycle.exhausted(delivery, self._retry):
+            found = self._persist(lambda: self._store.get_record(envelope.task_id))
+            if found is not None and found.state is TaskState.CANCELLED:
+                self._not_claimed(record, lifecycle.on_delivery(found, delivery))
+                return
+            if not lifecycle.attempts_left(found, self._retry):
+                self._carry_out(record, envelope, delivery, Exhausted(), lease=None)
+                return
         definition = self._definition(envelope)
         budget = (definition.max_seconds if definition else 0) + OUTCOME_MARGIN_SECONDS
         if remaining() / 1000 < budget:
@@ -234,6 +240,9 @@ class TaskRunner:
             case lifecycle.Skip():
                 logger.info("task already succeeded: its result stands, the message goes")
                 _metric("DuplicatesSkipped", MetricUnit.Count, 1)
+            case lifecycle.Cancelled():
+                logger.info("task cancelled by its owner: it never runs, the message goes")
+                _metric("CancelledSkipped", MetricUnit.Count, 1)
             case lifecycle.DeadLetter(reason):
                 self._dead_letter(record, reason)
             case lifecycle.Later(seconds):

@@ -1,10 +1,16 @@
-"""Sending tasks: status record first, then SQS (batched), so nothing is accepted unseen."""
+"""Sending tasks: status record first, then SQS (batched), so nothing is accepted unseen.
+
+A task due within SQS's 900 s goes to the queue with ``DelaySeconds``; one due later (up to a
+year ahead) becomes a one-time EventBridge Scheduler schedule (``app.tasks.schedules``) that
+sends the same envelope to the queue at its time, and reads ``scheduled`` until then.
+"""
 
 import json
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +26,7 @@ from pydantic import BaseModel
 from app.observability import logger
 from app.tasks.envelope import TaskEnvelope, payload_key
 from app.tasks.registry import TaskDefinition
+from app.tasks.schedules import MAX_INPUT_BYTES, TaskSchedules, seconds_until
 from app.tasks.status import TaskStatusStore
 
 if TYPE_CHECKING:
@@ -33,6 +40,10 @@ SQS_BATCH_BYTES = 1024 * 1024  # SQS's limit for one message and for a whole bat
 DISCARD_ATTEMPTS = 3  # tries to remove a refused task's status, each after botocore's own
 NOT_ACCEPTED = "not accepted by the queue"
 CLAIM_CHECK_BYTES = 256 * 1024  # larger arguments go to S3, so a batch still carries several
+MAX_AHEAD = timedelta(days=365)  # the furthest a task may be due
+# Claim-checked arguments expire 30 days after their last write (the bucket's
+# ExpireTaskArguments rule); a scheduled task's must outlive its wait, with a margin.
+MAX_AHEAD_CLAIM_CHECKED = timedelta(days=25)
 
 
 class InvalidTaskRequest(ValueError):
@@ -70,6 +81,56 @@ class TaskRequest:
     arguments: BaseModel
     delay_seconds: int = 0
     group_key: str | None = None
+    # Or later: after ``delay``, or at ``eta`` (timezone-aware); at most one of the three.
+    delay: timedelta | None = None
+    eta: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Due:
+    """When a task runs: now or after ``delay_seconds`` (SQS), or at ``run_at`` (a schedule)."""
+
+    delay_seconds: int = 0
+    run_at: datetime | None = None
+
+
+def when_due(
+    *,
+    delay_seconds: int = 0,
+    delay: timedelta | None = None,
+    eta: datetime | None = None,
+    now: datetime | None = None,
+) -> Due:
+    """When a task asked for with these is due; InvalidTaskRequest says what is wrong."""
+    now = now or datetime.now(UTC)
+    if sum(1 for given in (delay_seconds, delay, eta) if given) > 1:
+        raise InvalidTaskRequest("give either a delay (delay_seconds) or a time (run_at), not both")
+    if eta is not None:
+        if eta.tzinfo is None or eta.utcoffset() is None:
+            raise InvalidTaskRequest(
+                f"run_at must include a timezone (e.g. 2030-01-01T09:00:00Z), got {eta.isoformat()}"
+            )
+        if eta < now:
+            raise InvalidTaskRequest(
+                f"run_at {eta.isoformat()} is in the past "
+                f"(now: {now.isoformat(timespec='seconds')})"
+            )
+        run_at = eta
+    else:
+        wait = delay if delay is not None else timedelta(seconds=delay_seconds)
+        if wait < timedelta(0):
+            raise InvalidTaskRequest(f"a delay cannot be negative, got {wait.total_seconds():g} s")
+        run_at = now + wait
+    if run_at - now > MAX_AHEAD:
+        raise InvalidTaskRequest(
+            f"a task may be due at most {MAX_AHEAD.days} days ahead "
+            f"(until {(now + MAX_AHEAD).isoformat(timespec='seconds')}), "
+            f"got {run_at.isoformat(timespec='seconds')}"
+        )
+    seconds = seconds_until(run_at, now)
+    if seconds <= MAX_DELAY_SECONDS:
+        return Due(delay_seconds=seconds)
+    return Due(run_at=run_at)
 
 
 @dataclass(frozen=True)
@@ -77,6 +138,7 @@ class _Outgoing:
     envelope: TaskEnvelope
     entry: "SendMessageBatchRequestEntryTypeDef"
     size: int
+    run_at: datetime | None = None  # a schedule sends it, not this request
 
 
 class TaskSender:
@@ -94,9 +156,11 @@ class TaskSender:
         correlation_id: str | None = None,
         trace_header: str | None = None,
         metrics_namespace: str | None = None,
+        schedules: TaskSchedules | None = None,
     ) -> None:
         """``trace_header`` is the request's X-Ray header (Lambda's ``_X_AMZN_TRACE_ID``),
-        passed on to SQS so the worker's trace links to the request's."""
+        passed on to SQS so the worker's trace links to the request's. ``schedules`` makes
+        tasks due beyond 900 s; without it they are refused."""
         self._sqs = sqs
         self._owner = owner
         self._s3 = s3
@@ -107,6 +171,7 @@ class TaskSender:
         self._trace_header = trace_header
         self._metrics_namespace = metrics_namespace
         self._fifo = queue_url.endswith(".fifo")
+        self._schedules = schedules
 
     def send[A: BaseModel](
         self,
@@ -115,9 +180,12 @@ class TaskSender:
         *,
         delay_seconds: int = 0,
         group_key: str | None = None,
+        delay: timedelta | None = None,
+        eta: datetime | None = None,
     ) -> str:
-        """Queue one task and return its id."""
-        request = TaskRequest(definition, arguments, delay_seconds, group_key)
+        """Queue one task (now, after ``delay``/``delay_seconds`` or at ``eta``, up to a year
+        ahead) and return its id."""
+        request = TaskRequest(definition, arguments, delay_seconds, group_key, delay, eta)
         return self.send_many([request])[0]
 
     def send_many(self, requests: Sequence[TaskRequest]) -> list[str]:
@@ -135,6 +203,7 @@ class TaskSender:
                     item.envelope.name,
                     self._correlation_id,
                     owner=self._owner,
+                    run_at=item.run_at,
                 )
                 created.append(item.envelope.task_id)
         except (ClientError, BotoCoreError) as error:
@@ -144,8 +213,11 @@ class TaskSender:
                 f"the task status store refused {len(outgoing)} task(s): {_error_code(error)}"
             ) from error
         unsent: dict[str, _Unsent] = {}
-        for batch in _batches(outgoing):
+        for batch in _batches([item for item in outgoing if item.run_at is None]):
             unsent.update(self._send_batch(batch))
+        for item in outgoing:
+            if item.run_at is not None and (failure := self._schedule(item)) is not None:
+                unsent[item.envelope.task_id] = failure
         accepted = [
             item.envelope.task_id for item in outgoing if item.envelope.task_id not in unsent
         ]
@@ -185,14 +257,36 @@ class TaskSender:
                     extra={"id": task_id},
                 )
 
-    def _prepare(self, request: TaskRequest) -> _Outgoing:
-        if not 0 <= request.delay_seconds <= MAX_DELAY_SECONDS:
-            raise InvalidTaskRequest(
-                f"delay_seconds must be between 0 and {MAX_DELAY_SECONDS} (SQS's limit), "
-                f"got {request.delay_seconds}"
+    def _schedule(self, item: _Outgoing) -> _Unsent | None:
+        """Create the task's schedule; what went wrong, if it may not exist."""
+        assert self._schedules is not None
+        assert item.run_at is not None
+        group = item.entry.get("MessageGroupId") if self._fifo else None
+        try:
+            self._schedules.create(
+                item.envelope.task_id, item.run_at, item.entry["MessageBody"], group
             )
-        if self._fifo and request.delay_seconds:
-            raise InvalidTaskRequest("a FIFO task queue does not support a per-task delay")
+        except (ClientError, BotoCoreError) as error:
+            if _error_code(error) == "ConflictException":
+                # Its name comes from a fresh task id: only an earlier try of this very call
+                # (whose answer was lost, then retried by botocore) can have made it.
+                return None
+            logger.exception("CreateSchedule failed", extra={"id": item.envelope.task_id})
+            return _Unsent(_error_code(error), maybe_sent=_maybe_sent(error))
+        return None
+
+    def _prepare(self, request: TaskRequest) -> _Outgoing:
+        due = when_due(delay_seconds=request.delay_seconds, delay=request.delay, eta=request.eta)
+        if due.run_at is not None and (self._schedules is None or not self._schedules.configured):
+            raise TaskSendError(
+                "tasks due more than 900 s ahead need the stack's schedule group "
+                "(SCHEDULE_GROUP_NAME, SCHEDULER_ROLE_ARN, TASK_QUEUE_ARN are not set)"
+            )
+        if self._fifo and due.delay_seconds:
+            raise InvalidTaskRequest(
+                "a FIFO task queue does not support a per-task delay under "
+                f"{MAX_DELAY_SECONDS + 1} s (SQS's limit); ask for a later run_at"
+            )
         definition = request.definition
         if not isinstance(request.arguments, definition.arguments):
             raise TypeError(f"task {definition.name} takes {definition.arguments.__name__}")
@@ -207,7 +301,13 @@ class TaskSender:
             correlation_id=self._correlation_id,
         )
         body = envelope.message_body()
-        if len(body.encode()) > CLAIM_CHECK_BYTES:
+        limit = CLAIM_CHECK_BYTES if due.run_at is None else min(CLAIM_CHECK_BYTES, MAX_INPUT_BYTES)
+        if len(body.encode()) > limit:
+            if due.run_at is not None and due.run_at - datetime.now(UTC) > MAX_AHEAD_CLAIM_CHECKED:
+                raise InvalidTaskRequest(
+                    f"a task whose arguments are over {limit} bytes may be due at most "
+                    f"{MAX_AHEAD_CLAIM_CHECKED.days} days ahead (its stored arguments expire)"
+                )
             key = payload_key(task_id)
             self._s3.put_object(Bucket=self._bucket, Key=key, Body=json.dumps(arguments).encode())
             envelope = envelope.model_copy(update={"arguments": None, "arguments_key": key})
@@ -239,9 +339,9 @@ class TaskSender:
             # across owners, so one owner's burst does not hold back everyone else's tasks.
             # Standard queues keep no order within a group.
             entry["MessageGroupId"] = self._owner
-            if request.delay_seconds:
-                entry["DelaySeconds"] = request.delay_seconds
-        return _Outgoing(envelope, entry, len(body.encode()) + 1024)
+            if due.delay_seconds:
+                entry["DelaySeconds"] = due.delay_seconds
+        return _Outgoing(envelope, entry, len(body.encode()) + 1024, due.run_at)
 
     def _send_batch(self, batch: list[_Outgoing]) -> dict[str, _Unsent]:
         """Send one batch; return the entries SQS did not (certainly) take."""

@@ -17,7 +17,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from app.tasks.lifecycle import CLAIMABLE, Record, TaskState, effective_state
+from app.tasks.lifecycle import CANCELLABLE, CLAIMABLE, Record, TaskState, effective_state
 from app.tasks.progress import Progress
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from app.config import Settings
 
 __all__ = [
+    "Cancel",
     "Claim",
     "TaskState",
     "TaskStatus",
@@ -59,6 +60,8 @@ class TaskStatus(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     next_attempt_at: datetime | None = None
+    # When a scheduled task is (or was) due: its schedule sends it to the queue then.
+    run_at: datetime | None = None
     last_error: str | None = None
     result: dict[str, Any] | None = None
     # A result too large for the record is stored in S3 under this key instead.
@@ -73,6 +76,14 @@ class Claim:
     """A claim's answer: whether this worker now holds the task, else the record as it was."""
 
     claimed: bool
+    record: Record | None
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """A cancel's answer: whether it ended the task, else the record as it was (None: none)."""
+
+    cancelled: bool
     record: Record | None
 
 
@@ -95,22 +106,34 @@ class TaskStatusStore:
         return self._table
 
     def create_queued(
-        self, task_id: str, name: str, correlation_id: str | None, *, owner: str
+        self,
+        task_id: str,
+        name: str,
+        correlation_id: str | None,
+        *,
+        owner: str,
+        run_at: datetime | None = None,
     ) -> None:
+        """The record of a task about to be sent: ``queued``, or ``scheduled`` until
+        ``run_at`` when a schedule will send it."""
         now = _now()
         item: dict[str, Any] = {
             "task_id": task_id,
             "name": name,
             "owner": owner,
-            "status": TaskState.QUEUED.value,
+            "status": (TaskState.SCHEDULED if run_at else TaskState.QUEUED).value,
             "attempts": 0,
             # The listing index's sort key: fixed-width text sorts as the times do.
             "created_at": timestamp(now),
             "updated_at": now.isoformat(),
-            "expires_at": self._expires_at(now),
+            # A task due in months must not expire before it runs: the TTL counts from then.
+            "expires_at": self._expires_at(max(now, run_at) if run_at else now),
         }
         if correlation_id:
             item["correlation_id"] = correlation_id
+        if run_at is not None:
+            # Fixed-width text, so that GET /tasks can compare it with now in DynamoDB.
+            item["run_at"] = timestamp(run_at)
         self._client.put_item(
             TableName=self._table,
             Item={key: _serializer.serialize(value) for key, value in item.items()},
@@ -131,14 +154,51 @@ class TaskStatusStore:
         return True
 
     def discard_queued(self, task_id: str) -> bool:
-        """Remove a record whose message never reached the queue (it was never accepted)."""
+        """Remove a record whose message (or schedule) never reached AWS: never accepted."""
         return self._write(
             "delete_item",
             task_id,
-            ConditionExpression="#status = :queued",
+            ConditionExpression="#status IN (:queued, :scheduled)",
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":queued": {"S": TaskState.QUEUED.value}},
+            ExpressionAttributeValues={
+                ":queued": {"S": TaskState.QUEUED.value},
+                ":scheduled": {"S": TaskState.SCHEDULED.value},
+            },
         )
+
+    def cancel(self, task_id: str, *, owner: str) -> Cancel:
+        """End the owner's task as ``cancelled`` in one conditional write, if it may be
+        (``lifecycle.refuses_cancel``, as DynamoDB can check it): ``scheduled``, ``queued``,
+        ``failed`` with an attempt to come, or ``running`` under a lease that ended before
+        its last attempt (it reads ``failed``). Refused, the record is returned as it was.
+
+        Whichever lands first of this write and a worker's claim wins: both are conditioned
+        on the state the other one changes.
+        """
+        now = time.time()
+        cancellable = ", ".join(f":c{i}" for i in range(len(CANCELLABLE)))
+        fields = {"#status": TaskState.CANCELLED.value, "finished_at": _now().isoformat()}
+        try:
+            written = self._update(
+                task_id,
+                fields,
+                ["lease", "lease_expires_at", "next_attempt_at"],
+                condition=(
+                    f"#owner = :owner AND (#status IN ({cancellable}) OR (#status = :running_now"
+                    " AND lease_expires_at < :now AND receive_count < max_receives))"
+                ),
+                values={
+                    ":owner": owner,
+                    ":running_now": TaskState.RUNNING.value,
+                    ":now": _epoch(now),
+                    **{f":c{i}": state.value for i, state in enumerate(CANCELLABLE)},
+                },
+                names={"#owner": "owner"},
+                return_old=True,
+            )
+        except _Refused as refused:
+            return Cancel(False, _record(_deserialize(refused.item)) if refused.item else None)
+        return Cancel(written, None)
 
     def claim(
         self,
@@ -268,13 +328,16 @@ class TaskStatusStore:
 
     def mark_not_accepted(self, task_id: str, error: str) -> bool:
         """``dead`` for a task its client was told was refused, whose record stayed: still
-        ``queued`` (no worker ever saw it), it says it will never run."""
+        ``queued`` or ``scheduled`` (no worker ever saw it), it says it will never run."""
         return self._update(
             task_id,
             {"#status": TaskState.DEAD.value, "last_error": truncate(error)},
             [],
-            condition="#status = :queued",
-            values={":queued": TaskState.QUEUED.value},
+            condition="#status IN (:queued, :scheduled)",
+            values={
+                ":queued": TaskState.QUEUED.value,
+                ":scheduled": TaskState.SCHEDULED.value,
+            },
         )
 
     def mark_dead_unclaimed(self, task_id: str, error: str) -> bool:
@@ -285,11 +348,12 @@ class TaskStatusStore:
             {"#status": TaskState.DEAD.value, "last_error": truncate(error)},
             ["lease", "lease_expires_at", "next_attempt_at", "progress"],
             condition=(
-                "(#status IN (:queued, :failed)) OR (#status = :running_now AND "
+                "(#status IN (:queued, :scheduled, :failed)) OR (#status = :running_now AND "
                 "lease_expires_at < :now AND receive_count < max_receives)"
             ),
             values={
                 ":queued": TaskState.QUEUED.value,
+                ":scheduled": TaskState.SCHEDULED.value,
                 ":failed": TaskState.FAILED.value,
                 ":running_now": TaskState.RUNNING.value,
                 ":now": _epoch(time.time()),
@@ -305,11 +369,12 @@ class TaskStatusStore:
             {"#status": TaskState.QUEUED.value},
             ["lease", "lease_expires_at", "finished_at", "next_attempt_at", "progress"],
             condition=(
-                "updated_at = :seen AND (#status IN (:dead, :failed, :queued) OR "
+                "updated_at = :seen AND (#status IN (:dead, :failed, :queued, :scheduled) OR "
                 "(#status = :running_now AND lease_expires_at < :now))"
             ),
             values={
                 ":seen": seen.updated_at,
+                ":scheduled": TaskState.SCHEDULED.value,
                 ":dead": TaskState.DEAD.value,
                 ":failed": TaskState.FAILED.value,
                 ":queued": TaskState.QUEUED.value,
@@ -349,10 +414,14 @@ class TaskStatusStore:
         *,
         condition: str,
         values: dict[str, Any],
+        names: dict[str, str] | None = None,
+        return_old: bool = False,
     ) -> bool:
+        """A conditional update; False when refused, or with ``return_old`` a ``_Refused``
+        carrying the record as it was."""
         now = _now()
         assignments = {**fields, "updated_at": now.isoformat(), "expires_at": self._expires_at(now)}
-        names = {"#status": "status"}
+        names = {"#status": "status", **(names or {})}
         expression_values = dict(values)
         parts = []
         for index, (field, value) in enumerate(assignments.items()):
@@ -364,6 +433,9 @@ class TaskStatusStore:
         expression = "SET " + ", ".join(parts)
         if remove:
             expression += " REMOVE " + ", ".join(remove)
+        extra: dict[str, Any] = (
+            {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if return_old else {}
+        )
         return self._write(
             "update_item",
             task_id,
@@ -371,15 +443,21 @@ class TaskStatusStore:
             ConditionExpression=f"attribute_exists(task_id) AND ({condition})",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=_serialize(expression_values),
+            return_old=return_old,
+            **extra,
         )
 
-    def _write(self, operation: str, task_id: str, **parameters: Any) -> bool:
+    def _write(
+        self, operation: str, task_id: str, *, return_old: bool = False, **parameters: Any
+    ) -> bool:
         try:
             getattr(self._client, operation)(
                 TableName=self._table, Key={"task_id": {"S": task_id}}, **parameters
             )
         except ClientError as error:
             if _is_condition_failure(error):
+                if return_old:
+                    raise _Refused(error.response.get("Item")) from None  # type: ignore[arg-type]
                 return False
             raise
         return True
@@ -398,7 +476,9 @@ def as_seen(values: dict[str, Any], now: float) -> dict[str, Any]:
     only while it reads ``running`` (a worker that died mid-attempt left its last report)."""
     state, reason = effective_state(_record(values), now)
     if state.value != values["status"]:
-        values = {**values, "status": state.value, "last_error": reason}
+        values = {**values, "status": state.value}
+        if reason is not None:
+            values["last_error"] = reason
     if state is not TaskState.RUNNING:
         values = {key: value for key, value in values.items() if key != "progress"}
     return values
@@ -408,6 +488,14 @@ def timestamp(moment: datetime) -> str:
     """A UTC time as fixed-width ISO 8601 text (always microseconds), so that text order is
     time order. ``isoformat()`` alone drops the microseconds when they are zero."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+class _Refused(Exception):
+    """A conditional write refused; ``item`` is the record as it was (None: no record)."""
+
+    def __init__(self, item: dict[str, Any] | None) -> None:
+        super().__init__("condition refused")
+        self.item = item
 
 
 def truncate(text: str, limit: int = MAX_ERROR_CHARS) -> str:
@@ -420,6 +508,7 @@ def truncate(text: str, limit: int = MAX_ERROR_CHARS) -> str:
 
 def _record(values: dict[str, Any]) -> Record:
     lease = values.get("lease_expires_at")
+    run_at = values.get("run_at")
     return Record(
         state=TaskState(values["status"]),
         owner=str(values.get("owner", "")),
@@ -428,6 +517,7 @@ def _record(values: dict[str, Any]) -> Record:
         lease_expires_at=float(lease) if lease is not None else None,
         updated_at=str(values.get("updated_at", "")),
         attempts=int(values.get("attempts", 0)),
+        run_at=datetime.fromisoformat(run_at).timestamp() if run_at else None,
     )
 
 

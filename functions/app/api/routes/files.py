@@ -1,21 +1,31 @@
 """File processing: heavy work, so it goes to the task queue instead of BackgroundTasks."""
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import HTTPException, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, BaseModel, Field
 
 from app.api.deps import Owner, Quota, SettingsDep, Tasks, UploadsDep
 from app.api.routing import APIRouter
 from app.files.keys import KeyNotOwned, Uploads, check_upload_key
 from app.files.processing import ProcessFileArguments, process_file
-from app.tasks.sender import MAX_DELAY_SECONDS, TaskRequest
+from app.tasks.sender import MAX_AHEAD, Due, InvalidTaskRequest, TaskRequest, when_due
 
 router = APIRouter(tags=["files"])
 
 UploadKey = Annotated[str, AfterValidator(check_upload_key)]
-DelaySeconds = Annotated[int, Field(ge=0, le=MAX_DELAY_SECONDS)]
+# Up to 900 s the queue delays the message; later, a one-time schedule sends it.
+DelaySeconds = Annotated[int, Field(ge=0, le=int(MAX_AHEAD.total_seconds()))]
+RunAt = Annotated[
+    datetime | None,
+    Field(
+        description="When to run it (ISO 8601 with a timezone), at most a year ahead; "
+        "instead of delay_seconds"
+    ),
+]
 
 
 class Accepted(BaseModel):
@@ -32,6 +42,7 @@ class AcceptedMany(BaseModel):
 class ProcessMany(BaseModel):
     file_paths: list[UploadKey] = Field(min_length=1, max_length=100)
     delay_seconds: DelaySeconds = 0
+    run_at: RunAt = None
 
 
 @router.post(
@@ -49,12 +60,18 @@ def process_upload(
     request: Request,
     response: Response,
     delay_seconds: Annotated[DelaySeconds, Query()] = 0,
+    run_at: Annotated[RunAt, Query()] = None,
 ) -> Accepted:
-    """Queue the processing of one of your uploads; poll the returned status URL for the result."""
+    """Queue the processing of one of your uploads, now, later or at ``run_at``; poll the
+    returned status URL for the result."""
     _check_owned([file_path], owner, uploads)
+    _due("query", delay_seconds, run_at)  # a bad time is a 422 before the quota counts it
     quota.consume(owner, "tasks", 1, settings.tasks_per_hour)
     task_id = tasks.send(
-        process_file, ProcessFileArguments(file_path=file_path), delay_seconds=delay_seconds
+        process_file,
+        ProcessFileArguments(file_path=file_path),
+        delay_seconds=delay_seconds,
+        eta=run_at,
     )
     status_url = f"{request.scope.get('root_path', '')}/tasks/{task_id}"
     response.headers["Location"] = status_url
@@ -76,10 +93,17 @@ def process_uploads(
 ) -> AcceptedMany:
     """Queue the processing of several of your uploads in as few SQS calls as possible."""
     _check_owned(body.file_paths, owner, uploads)
+    due = _due("body", body.delay_seconds, body.run_at)
     quota.consume(owner, "tasks", len(body.file_paths), settings.tasks_per_hour)
     task_ids = tasks.send_many(
         [
-            TaskRequest(process_file, ProcessFileArguments(file_path=path), body.delay_seconds)
+            TaskRequest(
+                process_file,
+                ProcessFileArguments(file_path=path),
+                due.delay_seconds,
+                # One time for the whole batch, even if sending took a moment.
+                eta=due.run_at,
+            )
             for path in body.file_paths
         ]
     )
@@ -95,3 +119,15 @@ def _check_owned(keys: Sequence[str], owner: str, uploads: Uploads) -> None:
             raise HTTPException(status.HTTP_403_FORBIDDEN, str(error)) from None
         except ValueError as error:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+
+
+def _due(where: str, delay_seconds: int, run_at: datetime | None) -> Due:
+    """When the task is due; a time it cannot have is a 422 shaped like any validation error."""
+    try:
+        return when_due(delay_seconds=delay_seconds, eta=run_at)
+    except InvalidTaskRequest as error:
+        field = "run_at" if run_at is not None else "delay_seconds"
+        value = run_at.isoformat() if run_at is not None else delay_seconds
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": (where, field), "msg": str(error), "input": value}]
+        ) from None

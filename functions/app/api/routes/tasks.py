@@ -1,13 +1,16 @@
-"""Task status, for clients polling the work they queued."""
+"""Task status, for clients polling the work they queued, and cancelling it."""
 
+import time
 from typing import Annotated, Any
 
 from fastapi import HTTPException, Path, Query, status
 from fastapi.responses import RedirectResponse
 
 from app import aws
-from app.api.deps import Owner, SettingsDep, StatusStore, TaskList
+from app.api.deps import Owner, Schedules, SettingsDep, StatusStore, TaskList
 from app.api.routing import APIRouter
+from app.observability import logger
+from app.tasks.lifecycle import refuses_cancel
 from app.tasks.listing import DEFAULT_LIMIT, MAX_CURSOR_CHARS, MAX_LIMIT, InvalidCursor, TaskPage
 from app.tasks.status import TaskState, TaskStatus
 
@@ -76,6 +79,41 @@ def get_task_result(
         ExpiresIn=settings.upload_expiry_seconds,
     )
     return RedirectResponse(url, status_code=status.HTTP_307_TEMPORARY_REDIRECT)
+
+
+@router.delete(
+    "/tasks/{task_id}",
+    responses={
+        **NOT_YOURS,
+        status.HTTP_409_CONFLICT: {"description": "The task is running or has ended"},
+    },
+)
+def cancel_task(
+    task_id: TaskId, store: StatusStore, owner: Owner, schedules: Schedules
+) -> TaskStatus:
+    """Cancel one of your tasks that has not started (queued, scheduled or waiting to retry)."""
+    result = store.cancel(task_id, owner=owner)
+    if not result.cancelled:
+        if result.record is None or result.record.owner != owner:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no task with id {task_id!r}")
+        state = refuses_cancel(result.record, time.time()) or result.record.state
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"the task is {state.value}: only a task that has not "
+            "started (queued, scheduled, or failed and waiting to retry) can be cancelled",
+        )
+    if schedules.configured:
+        # The status is final already: a schedule that fires anyway sends a message the
+        # worker drops. Deleting it saves that delivery; none (it fired, or the task was
+        # never scheduled) is fine.
+        try:
+            schedules.delete(task_id)
+        except Exception:
+            logger.exception(
+                "could not delete the cancelled task's schedule; if it fires, "
+                "the worker drops its message"
+            )
+    return _own_task(task_id, store, owner)
 
 
 def _own_task(task_id: str, store: StatusStore, owner: str) -> TaskStatus:

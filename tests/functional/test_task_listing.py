@@ -4,7 +4,7 @@ import base64
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -149,6 +149,35 @@ def test_the_status_filter_keeps_one_state_as_clients_read_it(stack_with_auth: S
         code, body = listing(stack_with_auth, status=state)
         assert code == 200, body
         assert [(t["task_id"], t["status"]) for t in body["tasks"]] == [(i, state) for i in ids]
+
+
+def test_a_scheduled_task_lists_as_queued_once_its_time_has_come(stack_with_auth: Stack) -> None:
+    # GIVEN Alice's tasks due in an hour, due a second ago (its schedule has fired), and one
+    # she cancelled
+    now = datetime.now(UTC)
+    later, due, cancelled = (uuid.uuid4().hex for _ in range(3))
+    for task_id, run_at in ((later, now + timedelta(hours=1)), (due, now - timedelta(seconds=1))):
+        stack_with_auth.store.create_queued(
+            task_id, "process_file", None, owner=ALICE["sub"], run_at=run_at
+        )
+    stack_with_auth.store.create_queued(
+        cancelled, "process_file", None, owner=ALICE["sub"], run_at=now + timedelta(hours=1)
+    )
+    assert stack_with_auth.store.cancel(cancelled, owner=ALICE["sub"]).cancelled
+    # WHEN she lists each state
+    expected = {"scheduled": [later], "queued": [due], "cancelled": [cancelled]}
+    for state, ids in expected.items():
+        code, body = listing(stack_with_auth, status=state)
+        # THEN each state lists what GET /tasks/{id} would say: a due task reads queued
+        assert code == 200, body
+        assert [(t["task_id"], t["status"]) for t in body["tasks"]] == [(i, state) for i in ids]
+    # AND the unfiltered listing reads them the same way, newest first
+    code, body = listing(stack_with_auth)
+    assert [(t["task_id"], t["status"]) for t in body["tasks"]] == [
+        (cancelled, "cancelled"),
+        (due, "queued"),
+        (later, "scheduled"),
+    ]
 
 
 def test_an_unknown_status_or_limit_is_a_422_that_says_what_is_allowed(

@@ -29,6 +29,7 @@ from typing import Any
 
 import boto3
 
+from app.api.identity import LOCAL_OWNER
 from infra.local.poller import SqsHandler, SqsPoller
 from infra.local.resources import create_resources
 from infra.local.scheduler import LocalScheduler
@@ -171,13 +172,12 @@ def banner(
     for group_id in logical_ids(template, "AWS::Scheduler::ScheduleGroup"):
         lines.append(f"  schedules    {group_id}: {physical.ref(group_id)} (fired every second)")
     lines += [
-        f"  uploads      s3://{bucket}/{uploads}",
+        f"  uploads      s3://{bucket}/{uploads}{LOCAL_OWNER}/  (the one local owner)",
         "",
-        "Upload a file from another shell:",
-        f"  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={REGION} \\",
-        f"    aws --endpoint-url {endpoint_url} s3 cp ./input.csv s3://{bucket}/{uploads}input.csv",
-        f"  or in Python: boto3.client('s3', endpoint_url='{endpoint_url}')"
-        f".upload_file('input.csv', '{bucket}', '{uploads}input.csv')",
+        "From another shell:",
+        "  KEY=$(make -s upload FILE=input.csv)     # POST /uploads, then the file to S3",
+        f'  curl -X POST "http://{HOST}:{options.api_port}/process/?file_path=$KEY"',
+        "  make tasks WATCH=1                       # the tasks as they go through",
     ]
     if conflicts:
         lines.append("")

@@ -171,8 +171,12 @@ def test_a_scheduled_task_lists_as_queued_once_its_time_has_come(stack_with_auth
         # THEN each state lists what GET /tasks/{id} would say: a due task reads queued
         assert code == 200, body
         assert [(t["task_id"], t["status"]) for t in body["tasks"]] == [(i, state) for i in ids]
-    # AND the unfiltered listing reads them the same way, newest first
+    # AND the unfiltered listing reads them the same way, newest first, with their times
     code, body = listing(stack_with_auth)
+    assert [datetime.fromisoformat(t["run_at"]) for t in body["tasks"][1:]] == [
+        now - timedelta(seconds=1),
+        now + timedelta(hours=1),
+    ]
     assert [(t["task_id"], t["status"]) for t in body["tasks"]] == [
         (cancelled, "cancelled"),
         (due, "queued"),

@@ -95,6 +95,7 @@ class TaskSummary(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     next_attempt_at: datetime | None = None
+    run_at: datetime | None = None  # when a task sent for later is due
     progress: Progress | None = None
 
 

@@ -17,7 +17,14 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from app.tasks.lifecycle import CANCELLABLE, CLAIMABLE, Record, TaskState, effective_state
+from app.tasks.lifecycle import (
+    CANCELLABLE,
+    CLAIMABLE,
+    UNDELIVERED_AFTER_SECONDS,
+    Record,
+    TaskState,
+    effective_state,
+)
 from app.tasks.progress import Progress
 
 if TYPE_CHECKING:
@@ -28,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Cancel",
     "Claim",
+    "MarkedDead",
     "TaskState",
     "TaskStatus",
     "TaskStatusStore",
@@ -81,9 +89,21 @@ class Claim:
 
 @dataclass(frozen=True)
 class Cancel:
-    """A cancel's answer: whether it ended the task, else the record as it was (None: none)."""
+    """A cancel's answer: whether it ended the task, else the record as it was (None: none);
+    when it did, the status as written and the state the task was cancelled from."""
 
     cancelled: bool
+    record: Record | None
+    status: "TaskStatus | None" = None
+    cancelled_from: TaskState | None = None
+
+
+@dataclass(frozen=True)
+class MarkedDead:
+    """``mark_dead_unclaimed``'s answer: whether it wrote ``dead``, else the record as it was
+    (None: no record), for ``lifecycle.ended_meanwhile`` to read."""
+
+    written: bool
     record: Record | None
 
 
@@ -155,50 +175,86 @@ class TaskStatusStore:
 
     def discard_queued(self, task_id: str) -> bool:
         """Remove a record whose message (or schedule) never reached AWS: never accepted."""
-        return self._write(
-            "delete_item",
-            task_id,
-            ConditionExpression="#status IN (:queued, :scheduled)",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
-                ":queued": {"S": TaskState.QUEUED.value},
-                ":scheduled": {"S": TaskState.SCHEDULED.value},
-            },
+        return bool(
+            self._write(
+                "delete_item",
+                task_id,
+                ConditionExpression="#status IN (:queued, :scheduled)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":queued": {"S": TaskState.QUEUED.value},
+                    ":scheduled": {"S": TaskState.SCHEDULED.value},
+                },
+            )
         )
 
     def cancel(self, task_id: str, *, owner: str) -> Cancel:
-        """End the owner's task as ``cancelled`` in one conditional write, if it may be
-        (``lifecycle.refuses_cancel``, as DynamoDB can check it): ``scheduled``, ``queued``,
-        ``failed`` with an attempt to come, or ``running`` under a lease that ended before
-        its last attempt (it reads ``failed``). Refused, the record is returned as it was.
+        """End the owner's unexpired task as ``cancelled`` in one conditional write, if it may
+        be (``lifecycle.refuses_cancel``, as DynamoDB can check it): ``scheduled`` (unless its
+        schedule gave up delivering it: it reads dead), ``queued``, ``failed`` with an attempt
+        to come, or ``running`` under a lease that ended before its last attempt (it reads
+        ``failed``). Done, the answer is the status as written and the state it was cancelled
+        from (kept in the record as ``cancelled_from``), with no second read. Refused, the
+        record as it was; an expired one is no record, as for ``get``.
 
         Whichever lands first of this write and a worker's claim wins: both are conditioned
         on the state the other one changes.
         """
         now = time.time()
-        cancellable = ", ".join(f":c{i}" for i in range(len(CANCELLABLE)))
-        fields = {"#status": TaskState.CANCELLED.value, "finished_at": _now().isoformat()}
+        cancellable = ", ".join(
+            f":c{i}" for i, state in enumerate(CANCELLABLE) if state is not TaskState.SCHEDULED
+        )
+        undelivered = datetime.fromtimestamp(now - UNDELIVERED_AFTER_SECONDS, UTC)
+        fields = {
+            "#status": TaskState.CANCELLED.value,
+            "finished_at": _now().isoformat(),
+            # Evaluated against the record before the update: the state it was cancelled from.
+            "cancelled_from": _Path("#status"),
+        }
         try:
-            written = self._update(
+            new = self._update(
                 task_id,
                 fields,
                 ["lease", "lease_expires_at", "next_attempt_at"],
                 condition=(
-                    f"#owner = :owner AND (#status IN ({cancellable}) OR (#status = :running_now"
-                    " AND lease_expires_at < :now AND receive_count < max_receives))"
+                    f"#owner = :owner AND expires_at > :now_whole AND (#status IN ({cancellable})"
+                    " OR (#status = :scheduled AND (attribute_not_exists(run_at) OR"
+                    " run_at > :undelivered)) OR (#status = :running_now AND"
+                    " lease_expires_at < :now AND receive_count < max_receives))"
                 ),
                 values={
                     ":owner": owner,
+                    ":scheduled": TaskState.SCHEDULED.value,
+                    ":undelivered": timestamp(undelivered),
                     ":running_now": TaskState.RUNNING.value,
                     ":now": _epoch(now),
-                    **{f":c{i}": state.value for i, state in enumerate(CANCELLABLE)},
+                    ":now_whole": int(now),
+                    **{
+                        f":c{i}": state.value
+                        for i, state in enumerate(CANCELLABLE)
+                        if state is not TaskState.SCHEDULED
+                    },
                 },
                 names={"#owner": "owner"},
                 return_old=True,
+                return_new=True,
             )
         except _Refused as refused:
-            return Cancel(False, _record(_deserialize(refused.item)) if refused.item else None)
-        return Cancel(written, None)
+            if refused.item is None:
+                return Cancel(False, None)
+            values = _deserialize(refused.item)
+            if int(values.get("expires_at", 0)) <= now:
+                # DynamoDB deletes expired items lazily: expired means gone, as for ``get``.
+                return Cancel(False, None)
+            return Cancel(False, _record(values))
+        assert isinstance(new, dict)
+        values = _deserialize(new)
+        return Cancel(
+            True,
+            None,
+            status=TaskStatus.model_validate(as_seen(values, now)),
+            cancelled_from=TaskState(values["cancelled_from"]),
+        )
 
     def claim(
         self,
@@ -289,12 +345,14 @@ class TaskStatusStore:
             fields["result"] = _to_dynamodb(result)
         if result_key is not None:
             fields["result_key"] = result_key
-        return self._update(
-            task_id,
-            fields,
-            remove,
-            condition="#status = :running_now AND lease = :token",
-            values={":running_now": TaskState.RUNNING.value, ":token": lease_token},
+        return bool(
+            self._update(
+                task_id,
+                fields,
+                remove,
+                condition="#status = :running_now AND lease = :token",
+                values={":running_now": TaskState.RUNNING.value, ":token": lease_token},
+            )
         )
 
     def write_progress(self, task_id: str, lease_token: str, report: Progress) -> bool:
@@ -309,78 +367,90 @@ class TaskStatusStore:
         }
         if report.message is not None:
             value["message"] = report.message
-        return self._write(
-            "update_item",
-            task_id,
-            UpdateExpression="SET progress = :progress",
-            ConditionExpression=(
-                "attribute_exists(task_id) AND #status = :running_now AND lease = :token"
-            ),
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=_serialize(
-                {
-                    ":progress": value,
-                    ":running_now": TaskState.RUNNING.value,
-                    ":token": lease_token,
-                }
-            ),
+        return bool(
+            self._write(
+                "update_item",
+                task_id,
+                UpdateExpression="SET progress = :progress",
+                ConditionExpression=(
+                    "attribute_exists(task_id) AND #status = :running_now AND lease = :token"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=_serialize(
+                    {
+                        ":progress": value,
+                        ":running_now": TaskState.RUNNING.value,
+                        ":token": lease_token,
+                    }
+                ),
+            )
         )
 
     def mark_not_accepted(self, task_id: str, error: str) -> bool:
         """``dead`` for a task its client was told was refused, whose record stayed: still
         ``queued`` or ``scheduled`` (no worker ever saw it), it says it will never run."""
-        return self._update(
-            task_id,
-            {"#status": TaskState.DEAD.value, "last_error": truncate(error)},
-            [],
-            condition="#status IN (:queued, :scheduled)",
-            values={
-                ":queued": TaskState.QUEUED.value,
-                ":scheduled": TaskState.SCHEDULED.value,
-            },
+        return bool(
+            self._update(
+                task_id,
+                {"#status": TaskState.DEAD.value, "last_error": truncate(error)},
+                [],
+                condition="#status IN (:queued, :scheduled)",
+                values={
+                    ":queued": TaskState.QUEUED.value,
+                    ":scheduled": TaskState.SCHEDULED.value,
+                },
+            )
         )
 
-    def mark_dead_unclaimed(self, task_id: str, error: str) -> bool:
+    def mark_dead_unclaimed(self, task_id: str, error: str) -> MarkedDead:
         """``dead`` without a claim: a last receive that never started, or one past the last
-        attempt. A live lease wins, and so does a last attempt that already reads dead."""
-        return self._update(
-            task_id,
-            {"#status": TaskState.DEAD.value, "last_error": truncate(error)},
-            ["lease", "lease_expires_at", "next_attempt_at", "progress"],
-            condition=(
-                "(#status IN (:queued, :scheduled, :failed)) OR (#status = :running_now AND "
-                "lease_expires_at < :now AND receive_count < max_receives)"
-            ),
-            values={
-                ":queued": TaskState.QUEUED.value,
-                ":scheduled": TaskState.SCHEDULED.value,
-                ":failed": TaskState.FAILED.value,
-                ":running_now": TaskState.RUNNING.value,
-                ":now": _epoch(time.time()),
-            },
-        )
+        attempt. A live lease wins, and so does a last attempt that already reads dead, a
+        cancel and a success; refused, the record is returned as it was."""
+        try:
+            written = self._update(
+                task_id,
+                {"#status": TaskState.DEAD.value, "last_error": truncate(error)},
+                ["lease", "lease_expires_at", "next_attempt_at", "progress"],
+                condition=(
+                    "(#status IN (:queued, :scheduled, :failed)) OR (#status = :running_now AND "
+                    "lease_expires_at < :now AND receive_count < max_receives)"
+                ),
+                values={
+                    ":queued": TaskState.QUEUED.value,
+                    ":scheduled": TaskState.SCHEDULED.value,
+                    ":failed": TaskState.FAILED.value,
+                    ":running_now": TaskState.RUNNING.value,
+                    ":now": _epoch(time.time()),
+                },
+                return_old=True,
+            )
+        except _Refused as refused:
+            return MarkedDead(False, _record(_deserialize(refused.item)) if refused.item else None)
+        return MarkedDead(bool(written), None)
 
     def requeue(self, task_id: str, seen: Record) -> bool:
         """A redriven task reads ``queued`` again, unless it succeeded, a worker holds it, or
         the record changed since the redrive read it as ``seen``: a worker that already ran
         the requeued message (and maybe dead-lettered it again) has the last word."""
-        return self._update(
-            task_id,
-            {"#status": TaskState.QUEUED.value},
-            ["lease", "lease_expires_at", "finished_at", "next_attempt_at", "progress"],
-            condition=(
-                "updated_at = :seen AND (#status IN (:dead, :failed, :queued, :scheduled) OR "
-                "(#status = :running_now AND lease_expires_at < :now))"
-            ),
-            values={
-                ":seen": seen.updated_at,
-                ":scheduled": TaskState.SCHEDULED.value,
-                ":dead": TaskState.DEAD.value,
-                ":failed": TaskState.FAILED.value,
-                ":queued": TaskState.QUEUED.value,
-                ":running_now": TaskState.RUNNING.value,
-                ":now": _epoch(time.time()),
-            },
+        return bool(
+            self._update(
+                task_id,
+                {"#status": TaskState.QUEUED.value},
+                ["lease", "lease_expires_at", "finished_at", "next_attempt_at", "progress"],
+                condition=(
+                    "updated_at = :seen AND (#status IN (:dead, :failed, :queued, :scheduled) OR "
+                    "(#status = :running_now AND lease_expires_at < :now))"
+                ),
+                values={
+                    ":seen": seen.updated_at,
+                    ":scheduled": TaskState.SCHEDULED.value,
+                    ":dead": TaskState.DEAD.value,
+                    ":failed": TaskState.FAILED.value,
+                    ":queued": TaskState.QUEUED.value,
+                    ":running_now": TaskState.RUNNING.value,
+                    ":now": _epoch(time.time()),
+                },
+            )
         )
 
     def get(self, task_id: str) -> TaskStatus | None:
@@ -416,9 +486,11 @@ class TaskStatusStore:
         values: dict[str, Any],
         names: dict[str, str] | None = None,
         return_old: bool = False,
-    ) -> bool:
+        return_new: bool = False,
+    ) -> Any:
         """A conditional update; False when refused, or with ``return_old`` a ``_Refused``
-        carrying the record as it was."""
+        carrying the record as it was. Done, True, or with ``return_new`` the item as written.
+        A ``_Path`` value copies another attribute as it was before the update."""
         now = _now()
         assignments = {**fields, "updated_at": now.isoformat(), "expires_at": self._expires_at(now)}
         names = {"#status": "status", **(names or {})}
@@ -428,6 +500,9 @@ class TaskStatusStore:
             name = field if field.startswith("#") else f"#f{index}"
             if not field.startswith("#"):
                 names[name] = field
+            if isinstance(value, _Path):
+                parts.append(f"{name} = {value.name}")
+                continue
             expression_values[f":v{index}"] = value
             parts.append(f"{name} = :v{index}")
         expression = "SET " + ", ".join(parts)
@@ -436,7 +511,9 @@ class TaskStatusStore:
         extra: dict[str, Any] = (
             {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if return_old else {}
         )
-        return self._write(
+        if return_new:
+            extra["ReturnValues"] = "ALL_NEW"
+        response = self._write(
             "update_item",
             task_id,
             UpdateExpression=expression,
@@ -446,12 +523,16 @@ class TaskStatusStore:
             return_old=return_old,
             **extra,
         )
+        if return_new and response:
+            return response["Attributes"]
+        return bool(response)
 
     def _write(
         self, operation: str, task_id: str, *, return_old: bool = False, **parameters: Any
-    ) -> bool:
+    ) -> Any:
+        """The call's response (truthy); False when its condition was refused."""
         try:
-            getattr(self._client, operation)(
+            response = getattr(self._client, operation)(
                 TableName=self._table, Key={"task_id": {"S": task_id}}, **parameters
             )
         except ClientError as error:
@@ -460,7 +541,7 @@ class TaskStatusStore:
                     raise _Refused(error.response.get("Item")) from None  # type: ignore[arg-type]
                 return False
             raise
-        return True
+        return response or True
 
     def _expires_at(self, now: datetime) -> int:
         return int((now + self._ttl).timestamp())
@@ -488,6 +569,13 @@ def timestamp(moment: datetime) -> str:
     """A UTC time as fixed-width ISO 8601 text (always microseconds), so that text order is
     time order. ``isoformat()`` alone drops the microseconds when they are zero."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class _Path:
+    """An update's value that is another attribute of the record (``#status``), as it was."""
+
+    name: str
 
 
 class _Refused(Exception):

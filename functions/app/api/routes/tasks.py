@@ -102,10 +102,11 @@ def cancel_task(
             f"the task is {state.value}: only a task that has not "
             "started (queued, scheduled, or failed and waiting to retry) can be cancelled",
         )
-    if schedules.configured:
+    assert result.status is not None
+    if result.cancelled_from is TaskState.SCHEDULED and schedules.configured:
         # The status is final already: a schedule that fires anyway sends a message the
-        # worker drops. Deleting it saves that delivery; none (it fired, or the task was
-        # never scheduled) is fine.
+        # worker drops. Deleting it saves that delivery; none (it fired) is fine. Only a
+        # task that was scheduled has one.
         try:
             schedules.delete(task_id)
         except Exception:
@@ -113,7 +114,7 @@ def cancel_task(
                 "could not delete the cancelled task's schedule; if it fires, "
                 "the worker drops its message"
             )
-    return _own_task(task_id, store, owner)
+    return result.status
 
 
 def _own_task(task_id: str, store: StatusStore, owner: str) -> TaskStatus:

@@ -24,6 +24,7 @@ from app.tasks.lifecycle import (
     Record,
     TaskState,
     effective_state,
+    refuses_cancel,
 )
 from app.tasks.progress import Progress
 
@@ -89,11 +90,13 @@ class Claim:
 
 @dataclass(frozen=True)
 class Cancel:
-    """A cancel's answer: whether it ended the task, else the record as it was (None: none);
-    when it did, the status as written and the state the task was cancelled from."""
+    """A cancel's answer: whether it ended the task, else the record as it was (None: none)
+    and the state that refused it, as read then; when it did, the status as written and the
+    state the task was cancelled from."""
 
     cancelled: bool
     record: Record | None
+    refused_as: TaskState | None = None
     status: "TaskStatus | None" = None
     cancelled_from: TaskState | None = None
 
@@ -246,7 +249,8 @@ class TaskStatusStore:
             if int(values.get("expires_at", 0)) <= now:
                 # DynamoDB deletes expired items lazily: expired means gone, as for ``get``.
                 return Cancel(False, None)
-            return Cancel(False, _record(values))
+            record = _record(values)
+            return Cancel(False, record, refused_as=refuses_cancel(record, now) or record.state)
         assert isinstance(new, dict)
         values = _deserialize(new)
         return Cancel(

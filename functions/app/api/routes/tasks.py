@@ -1,6 +1,5 @@
 """Task status, for clients polling the work they queued, and cancelling it."""
 
-import time
 from typing import Annotated, Any
 
 from fastapi import HTTPException, Path, Query, status
@@ -10,7 +9,6 @@ from app import aws
 from app.api.deps import Owner, Schedules, SettingsDep, StatusStore, TaskList
 from app.api.routing import APIRouter
 from app.observability import logger
-from app.tasks.lifecycle import refuses_cancel
 from app.tasks.listing import DEFAULT_LIMIT, MAX_CURSOR_CHARS, MAX_LIMIT, InvalidCursor, TaskPage
 from app.tasks.status import TaskState, TaskStatus
 
@@ -96,7 +94,7 @@ def cancel_task(
     if not result.cancelled:
         if result.record is None or result.record.owner != owner:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no task with id {task_id!r}")
-        state = refuses_cancel(result.record, time.time()) or result.record.state
+        state = result.refused_as or result.record.state
         raise HTTPException(
             status.HTTP_409_CONFLICT,
             f"the task is {state.value}: only a task that has not "

@@ -178,17 +178,15 @@ class TaskStatusStore:
 
     def discard_queued(self, task_id: str) -> bool:
         """Remove a record whose message (or schedule) never reached AWS: never accepted."""
-        return bool(
-            self._write(
-                "delete_item",
-                task_id,
-                ConditionExpression="#status IN (:queued, :scheduled)",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":queued": {"S": TaskState.QUEUED.value},
-                    ":scheduled": {"S": TaskState.SCHEDULED.value},
-                },
-            )
+        return self._write(
+            "delete_item",
+            task_id,
+            ConditionExpression="#status IN (:queued, :scheduled)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":queued": {"S": TaskState.QUEUED.value},
+                ":scheduled": {"S": TaskState.SCHEDULED.value},
+            },
         )
 
     def cancel(self, task_id: str, *, owner: str) -> Cancel:
@@ -215,7 +213,7 @@ class TaskStatusStore:
             "cancelled_from": _Path("#status"),
         }
         try:
-            new = self._update(
+            response = self._update_item(
                 task_id,
                 fields,
                 ["lease", "lease_expires_at", "next_attempt_at"],
@@ -251,8 +249,8 @@ class TaskStatusStore:
                 return Cancel(False, None)
             record = _record(values)
             return Cancel(False, record, refused_as=refuses_cancel(record, now) or record.state)
-        assert isinstance(new, dict)
-        values = _deserialize(new)
+        assert response is not None
+        values = _deserialize(response["Attributes"])
         return Cancel(
             True,
             None,
@@ -349,14 +347,12 @@ class TaskStatusStore:
             fields["result"] = _to_dynamodb(result)
         if result_key is not None:
             fields["result_key"] = result_key
-        return bool(
-            self._update(
-                task_id,
-                fields,
-                remove,
-                condition="#status = :running_now AND lease = :token",
-                values={":running_now": TaskState.RUNNING.value, ":token": lease_token},
-            )
+        return self._update(
+            task_id,
+            fields,
+            remove,
+            condition="#status = :running_now AND lease = :token",
+            values={":running_now": TaskState.RUNNING.value, ":token": lease_token},
         )
 
     def write_progress(self, task_id: str, lease_token: str, report: Progress) -> bool:
@@ -371,39 +367,35 @@ class TaskStatusStore:
         }
         if report.message is not None:
             value["message"] = report.message
-        return bool(
-            self._write(
-                "update_item",
-                task_id,
-                UpdateExpression="SET progress = :progress",
-                ConditionExpression=(
-                    "attribute_exists(task_id) AND #status = :running_now AND lease = :token"
-                ),
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=_serialize(
-                    {
-                        ":progress": value,
-                        ":running_now": TaskState.RUNNING.value,
-                        ":token": lease_token,
-                    }
-                ),
-            )
+        return self._write(
+            "update_item",
+            task_id,
+            UpdateExpression="SET progress = :progress",
+            ConditionExpression=(
+                "attribute_exists(task_id) AND #status = :running_now AND lease = :token"
+            ),
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=_serialize(
+                {
+                    ":progress": value,
+                    ":running_now": TaskState.RUNNING.value,
+                    ":token": lease_token,
+                }
+            ),
         )
 
     def mark_not_accepted(self, task_id: str, error: str) -> bool:
         """``dead`` for a task its client was told was refused, whose record stayed: still
         ``queued`` or ``scheduled`` (no worker ever saw it), it says it will never run."""
-        return bool(
-            self._update(
-                task_id,
-                {"#status": TaskState.DEAD.value, "last_error": truncate(error)},
-                [],
-                condition="#status IN (:queued, :scheduled)",
-                values={
-                    ":queued": TaskState.QUEUED.value,
-                    ":scheduled": TaskState.SCHEDULED.value,
-                },
-            )
+        return self._update(
+            task_id,
+            {"#status": TaskState.DEAD.value, "last_error": truncate(error)},
+            [],
+            condition="#status IN (:queued, :scheduled)",
+            values={
+                ":queued": TaskState.QUEUED.value,
+                ":scheduled": TaskState.SCHEDULED.value,
+            },
         )
 
     def mark_dead_unclaimed(self, task_id: str, error: str) -> MarkedDead:
@@ -436,25 +428,23 @@ class TaskStatusStore:
         """A redriven task reads ``queued`` again, unless it succeeded, a worker holds it, or
         the record changed since the redrive read it as ``seen``: a worker that already ran
         the requeued message (and maybe dead-lettered it again) has the last word."""
-        return bool(
-            self._update(
-                task_id,
-                {"#status": TaskState.QUEUED.value},
-                ["lease", "lease_expires_at", "finished_at", "next_attempt_at", "progress"],
-                condition=(
-                    "updated_at = :seen AND (#status IN (:dead, :failed, :queued, :scheduled) OR "
-                    "(#status = :running_now AND lease_expires_at < :now))"
-                ),
-                values={
-                    ":seen": seen.updated_at,
-                    ":scheduled": TaskState.SCHEDULED.value,
-                    ":dead": TaskState.DEAD.value,
-                    ":failed": TaskState.FAILED.value,
-                    ":queued": TaskState.QUEUED.value,
-                    ":running_now": TaskState.RUNNING.value,
-                    ":now": _epoch(time.time()),
-                },
-            )
+        return self._update(
+            task_id,
+            {"#status": TaskState.QUEUED.value},
+            ["lease", "lease_expires_at", "finished_at", "next_attempt_at", "progress"],
+            condition=(
+                "updated_at = :seen AND (#status IN (:dead, :failed, :queued, :scheduled) OR "
+                "(#status = :running_now AND lease_expires_at < :now))"
+            ),
+            values={
+                ":seen": seen.updated_at,
+                ":scheduled": TaskState.SCHEDULED.value,
+                ":dead": TaskState.DEAD.value,
+                ":failed": TaskState.FAILED.value,
+                ":queued": TaskState.QUEUED.value,
+                ":running_now": TaskState.RUNNING.value,
+                ":now": _epoch(time.time()),
+            },
         )
 
     def get(self, task_id: str) -> TaskStatus | None:
@@ -490,11 +480,35 @@ class TaskStatusStore:
         values: dict[str, Any],
         names: dict[str, str] | None = None,
         return_old: bool = False,
-        return_new: bool = False,
-    ) -> Any:
+    ) -> bool:
         """A conditional update; False when refused, or with ``return_old`` a ``_Refused``
-        carrying the record as it was. Done, True, or with ``return_new`` the item as written.
-        A ``_Path`` value copies another attribute as it was before the update."""
+        carrying the record as it was."""
+        response = self._update_item(
+            task_id,
+            fields,
+            remove,
+            condition=condition,
+            values=values,
+            names=names,
+            return_old=return_old,
+        )
+        return response is not None
+
+    def _update_item(
+        self,
+        task_id: str,
+        fields: dict[str, Any],
+        remove: list[str],
+        *,
+        condition: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+        return_old: bool = False,
+        return_new: bool = False,
+    ) -> dict[str, Any] | None:
+        """``_update``, answering UpdateItem's response (with ``return_new``, the item as
+        written under ``Attributes``), None when refused. A ``_Path`` value copies another
+        attribute as it was before the update."""
         now = _now()
         assignments = {**fields, "updated_at": now.isoformat(), "expires_at": self._expires_at(now)}
         names = {"#status": "status", **(names or {})}
@@ -505,6 +519,7 @@ class TaskStatusStore:
             if not field.startswith("#"):
                 names[name] = field
             if isinstance(value, _Path):
+                # DynamoDB evaluates every SET action against the item before the update.
                 parts.append(f"{name} = {value.name}")
                 continue
             expression_values[f":v{index}"] = value
@@ -517,7 +532,7 @@ class TaskStatusStore:
         )
         if return_new:
             extra["ReturnValues"] = "ALL_NEW"
-        response = self._write(
+        return self._call(
             "update_item",
             task_id,
             UpdateExpression=expression,
@@ -527,25 +542,28 @@ class TaskStatusStore:
             return_old=return_old,
             **extra,
         )
-        if return_new and response:
-            return response["Attributes"]
-        return bool(response)
 
     def _write(
         self, operation: str, task_id: str, *, return_old: bool = False, **parameters: Any
-    ) -> Any:
-        """The call's response (truthy); False when its condition was refused."""
+    ) -> bool:
+        return self._call(operation, task_id, return_old=return_old, **parameters) is not None
+
+    def _call(
+        self, operation: str, task_id: str, *, return_old: bool = False, **parameters: Any
+    ) -> dict[str, Any] | None:
+        """The call's response; None when its condition was refused (with ``return_old``, a
+        ``_Refused`` carrying the record as it was)."""
         try:
-            response = getattr(self._client, operation)(
+            response: dict[str, Any] = getattr(self._client, operation)(
                 TableName=self._table, Key={"task_id": {"S": task_id}}, **parameters
             )
         except ClientError as error:
             if _is_condition_failure(error):
                 if return_old:
                     raise _Refused(error.response.get("Item")) from None  # type: ignore[arg-type]
-                return False
+                return None
             raise
-        return response or True
+        return response
 
     def _expires_at(self, now: datetime) -> int:
         return int((now + self._ttl).timestamp())

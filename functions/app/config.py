@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     schedule_group_name: str = ""
     scheduler_role_arn: str = ""
     dead_letter_queue_url: str = ""
+    # Where EventBridge Scheduler puts a due task it could not deliver (a standard queue only).
+    dead_letter_queue_arn: str = ""
     bucket_name: str = "uploads"
     uploads_prefix: str = "uploads/"
     results_prefix: str = "results/"

@@ -3,13 +3,18 @@ function's handler; the worker's handler drops a cancelled task's messages; both
 """
 
 import json
+from collections import Counter
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from app import aws
 from app.tasks import lifecycle
+from app.tasks.periodic import SYSTEM_OWNER
 from app.tasks.redrive import redrive_dead_tasks
+from app.tasks.status import TaskStatusStore
 from infra.local.scheduler import LocalScheduler
 from tests.functional import sample_tasks
 from tests.functional.callers import ALICE, BOB, call
@@ -26,6 +31,7 @@ from tests.functional.schedules import (
     worker_takes_visible,
 )
 from tests.functional.stack import Stack
+from tests.lambda_context import FakeContext
 
 
 def body(response: dict[str, Any]) -> dict[str, Any]:
@@ -226,3 +232,151 @@ def test_a_redrive_never_revives_a_cancelled_task(stack: Stack) -> None:
     worker_takes_visible(stack)
     assert sample_tasks.attempts_seen == []
     assert stack.receive_messages() == []
+
+
+@pytest.fixture
+def aws_calls(stack: Stack) -> Iterator[list[str]]:
+    """Every DynamoDB and Scheduler call the code makes, as service:operation."""
+    seen: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        seen.append(f"{model.service_model.service_name}:{model.name}")
+
+    clients = (aws.dynamodb(), aws.scheduler(), aws.sqs())
+    for client in clients:
+        client.meta.events.register("provide-client-params", record)
+    yield seen
+    for client in clients:
+        client.meta.events.unregister("provide-client-params", record)
+
+
+def test_a_cancel_is_one_write_and_deletes_a_schedule_only_for_a_scheduled_task(
+    stack: Stack, aws_calls: list[str]
+) -> None:
+    # GIVEN a task queued now and one scheduled for later
+    stack.upload(KEY, b"a\n")
+    queued = accepted(process(stack, ""))
+    scheduled = accepted(process(stack, run_at(later(3600))))
+    # WHEN its owner cancels the queued one
+    aws_calls.clear()
+    response = cancel(stack, queued)
+    # THEN one conditional write answers it: no schedule to delete, no second read
+    assert response["statusCode"] == 200, response["body"]
+    assert body(response)["status"] == "cancelled"
+    assert body(response)["task_id"] == queued
+    assert aws_calls == ["dynamodb:UpdateItem"]
+    # WHEN the scheduled one is cancelled
+    aws_calls.clear()
+    response = cancel(stack, scheduled)
+    # THEN the write, then its schedule's deletion, and nothing else
+    assert response["statusCode"] == 200, response["body"]
+    assert body(response)["status"] == "cancelled"
+    assert body(response)["run_at"] is not None
+    assert aws_calls == ["dynamodb:UpdateItem", "scheduler:DeleteSchedule"]
+    assert schedule_of(stack, scheduled) is None
+    # AND the answer is what GET /tasks/{id} reads
+    for task_id, response_body in ((queued, None), (scheduled, body(response))):
+        read = stack.task_status(task_id)
+        assert read["status"] == "cancelled"
+        if response_body is not None:
+            assert response_body == read
+
+
+def test_an_expired_record_is_the_same_404_to_a_cancel_as_to_a_read(stack: Stack) -> None:
+    # GIVEN a queued task whose record is past its expiry, not yet deleted by DynamoDB's TTL
+    expired = TaskStatusStore(stack.dynamodb, stack.task_table, timedelta(seconds=-60))
+    expired.create_queued("old", "process_file", None, owner="local")
+    assert stack.api("get-task", path="/tasks/old")["statusCode"] == 404
+    # WHEN its owner cancels it
+    response = cancel(stack, "old")
+    # THEN it is a 404 like the read, and the record is not revived as cancelled
+    assert response["statusCode"] == 404, response["body"]
+    item = stack.dynamodb.get_item(TableName=stack.task_table, Key={"task_id": {"S": "old"}})
+    assert item["Item"]["status"] == {"S": "queued"}
+    assert stack.api("get-task", path="/tasks/old")["statusCode"] == 404
+
+
+def test_a_periodic_run_is_no_callers_to_cancel(stack: Stack) -> None:
+    # GIVEN a periodic task's run, owned by the system (the worker created its record)
+    task_id = "periodic-expired-results-20261130T031500Z"
+    stack.store.create_queued(task_id, "sweep_expired_results", None, owner=SYSTEM_OWNER)
+    # WHEN a caller cancels it
+    response = cancel(stack, task_id)
+    # THEN it is the 404 of a task that is not theirs, and the run is untouched
+    assert response["statusCode"] == 404, response["body"]
+    item = stack.dynamodb.get_item(TableName=stack.task_table, Key={"task_id": {"S": task_id}})
+    assert item["Item"]["status"] == {"S": "queued"}
+
+
+def test_a_cancelled_tasks_last_receive_without_time_is_dropped_not_dead(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from app.worker.handler import handler
+
+    # GIVEN a cancelled task whose message comes round on its last attempt, in a batch
+    # without the time to start it
+    task_id = task_sender(stack).send(sample_tasks.slow, sample_tasks.Together(label="late"))
+    assert cancel(stack, task_id)["statusCode"] == 200
+    event = stack.queued_event()
+    [record] = event["Records"]
+    record["attributes"]["ApproximateReceiveCount"] = str(stack.attempts)
+    capsys.readouterr()
+    # WHEN the worker gets it
+    response = handler(event, FakeContext(remaining_ms=15_000, function_name="worker"))
+    # THEN its message is deleted: not dead-lettered, not counted dead, and it stays cancelled
+    assert response == {"batchItemFailures": []}
+    assert dead_letters(stack) == []
+    assert stack.receive_messages() == []
+    assert stack.task_status(task_id)["status"] == "cancelled"
+    counts = emitted_counts(capsys.readouterr().out)
+    assert counts["TasksDead"] == 0
+    assert counts["MessagesDeadLettered"] == 0
+    assert counts["CancelledSkipped"] == 1
+
+
+def test_a_cancel_landing_as_a_receive_past_the_last_attempt_ends_it_is_not_dead(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a task whose every attempt was started, its message received once more
+    task_id = task_sender(stack).send(sample_tasks.flaky, sample_tasks.Flaky(succeed_on_attempt=1))
+    stack.dynamodb.update_item(
+        TableName=stack.task_table,
+        Key={"task_id": {"S": task_id}},
+        UpdateExpression="SET attempts = :n",
+        ExpressionAttributeValues={":n": {"N": str(stack.attempts)}},
+    )
+    event = stack.queued_event()
+    [record] = event["Records"]
+    record["attributes"]["ApproximateReceiveCount"] = str(stack.max_receive_count)
+
+    # AND its owner's cancel lands just after the worker read the record
+    def cancel_after_the_read(**_: Any) -> None:
+        aws.dynamodb().meta.events.unregister("after-call.dynamodb.GetItem", cancel_after_the_read)
+        assert stack.store.cancel(task_id, owner="local").cancelled
+
+    aws.dynamodb().meta.events.register("after-call.dynamodb.GetItem", cancel_after_the_read)
+    capsys.readouterr()
+    sample_tasks.attempts_seen.clear()
+    # WHEN the worker ends the exhausted message
+    assert stack.run_worker(event) == {"batchItemFailures": []}
+    # THEN it is dropped, not dead: no dead letter, no dead count, still cancelled
+    assert sample_tasks.attempts_seen == []
+    assert dead_letters(stack) == []
+    assert stack.task_status(task_id)["status"] == "cancelled"
+    counts = emitted_counts(capsys.readouterr().out)
+    assert counts["TasksDead"] == 0
+    assert counts["CancelledSkipped"] == 1
+
+
+def emitted_counts(out: str) -> Counter[str]:
+    """Each count metric's sum over the EMF documents Powertools printed."""
+    counts: Counter[str] = Counter()
+    for line in out.splitlines():
+        if not line.startswith('{"_aws"'):
+            continue
+        blob = json.loads(line)
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                raw = blob[metric["Name"]]
+                counts[metric["Name"]] += int(sum(raw if isinstance(raw, list) else [raw]))
+    return counts

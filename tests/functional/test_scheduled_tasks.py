@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 
 from app import aws
+from app.tasks import lifecycle
 from app.tasks import status as status_module
-from app.tasks.schedules import at_expression
+from app.tasks.redrive import redrive_dead_tasks
+from app.tasks.schedules import TaskSchedules, at_expression
 from app.tasks.sender import TaskRequest
 from infra.local.scheduler import LocalScheduler
 from tests.faults import AwsFaults, Fault
@@ -258,3 +260,92 @@ def test_large_arguments_of_a_scheduled_task_travel_through_s3(stack: Stack) -> 
         sender.send(
             sample_tasks.measure_blob, sample_tasks.Blob(text=text), delay=timedelta(days=40)
         )
+
+
+def test_a_schedule_that_cannot_deliver_dead_letters_and_the_task_reads_dead_then_redrives(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack.upload(KEY, b"a,b\n1,2\n")
+    when = later(2 * 3600)
+    # WHEN a client asks for a task in two hours
+    task_id = accepted(process(stack, run_at(when)))
+    # THEN its schedule gives what it cannot deliver to the task dead-letter queue
+    schedule = schedule_of(stack, task_id)
+    assert schedule is not None
+    target = schedule["Target"]
+    dead_letter_queue_arn = stack.sqs.get_queue_attributes(
+        QueueUrl=stack.dead_letter_queue_url, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    assert stack.env["DEAD_LETTER_QUEUE_ARN"] == dead_letter_queue_arn
+    assert target.get("DeadLetterConfig") == {"Arn": dead_letter_queue_arn}
+    # WHEN the queue refuses every delivery for the Scheduler's 24 hours: it sends the
+    # envelope to the dead-letter queue instead, with its error attributes
+    stack.sqs.send_message(
+        QueueUrl=stack.dead_letter_queue_url,
+        MessageBody=target["Input"],
+        MessageAttributes={
+            name: {"DataType": "String", "StringValue": value}
+            for name, value in {
+                "ERROR_CODE": "AWS.SimpleQueueService.NonExistentQueue",
+                "EXHAUSTED_RETRY_CONDITION": "MaximumEventAgeInSeconds",
+                "SCHEDULE_ARN": schedule["Arn"],
+            }.items()
+        },
+    )
+    aws.scheduler().delete_schedule(Name=schedule["Name"], GroupName=schedule["GroupName"])
+    # THEN the status reads queued while the Scheduler may still deliver it
+    day = when.timestamp() + 24 * 3600
+    monkeypatch.setattr(status_module, "time", SimpleNamespace(time=lambda: day))
+    assert stack.task_status(task_id)["status"] == "queued"
+    # AND dead past the Scheduler's day and a margin, saying why and what to do
+    monkeypatch.setattr(status_module, "time", SimpleNamespace(time=lambda: day + 3600))
+    status = stack.task_status(task_id)
+    assert status["status"] == "dead"
+    assert status["last_error"] == lifecycle.NEVER_DELIVERED
+    assert "make redrive" in status["last_error"]
+    # AND a cancel is refused as dead, as it reads
+    refused = stack.api("get-task", path=f"/tasks/{task_id}", method="DELETE")
+    assert refused["statusCode"] == 409, refused["body"]
+    assert "the task is dead" in refused["body"]
+    monkeypatch.undo()
+    # WHEN the operator redrives the dead-letter queue
+    report = redrive_dead_tasks(
+        sqs=stack.sqs,
+        store=stack.store,
+        dead_letter_queue_url=stack.dead_letter_queue_url,
+        queue_url=stack.queue_url,
+        wait_seconds=0,
+    )
+    # THEN the envelope of the still-scheduled record is requeued and it reads queued
+    assert report.requeued == [task_id]
+    assert stack.task_status(task_id)["status"] == "queued"
+    # AND the worker runs it once
+    worker_takes_visible(stack)
+    status = stack.task_status(task_id)
+    assert status["status"] == "succeeded", status
+    assert status["attempts"] == 1
+    assert stack.receive_messages(stack.dead_letter_queue_url) == []
+
+
+def test_no_dead_letter_config_for_a_fifo_dead_letter_queue(stack: Stack) -> None:
+    # GIVEN schedules whose dead-letter queue is FIFO (a FIFO stack): EventBridge Scheduler
+    # takes only a standard queue as a schedule's DLQ
+    fifo_dlq = stack.sqs.create_queue(
+        QueueName="dead-letters.fifo", Attributes={"FifoQueue": "true"}
+    )["QueueUrl"]
+    fifo_dlq_arn = stack.sqs.get_queue_attributes(QueueUrl=fifo_dlq, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    schedules = TaskSchedules(
+        aws.scheduler(),
+        stack.env["SCHEDULE_GROUP_NAME"],
+        stack.env["SCHEDULER_ROLE_ARN"],
+        stack.queue_arn,
+        fifo_dlq_arn,
+    )
+    # WHEN a task's schedule is created
+    schedules.create("t-fifo", later(3600), "{}", None)
+    # THEN it has no DeadLetterConfig (the Scheduler would refuse it)
+    schedule = schedule_of(stack, "t-fifo")
+    assert schedule is not None
+    assert "DeadLetterConfig" not in schedule["Target"]

@@ -291,7 +291,7 @@ def test_status_never_moves_backwards(stack: Stack) -> None:
     assert store.finish("t1", "b", TaskState.SUCCEEDED, result={"ok": True})
     # THEN nothing moves a finished task
     assert not claim("c", 3)
-    assert not store.mark_dead_unclaimed("t1", "late")
+    assert not store.mark_dead_unclaimed("t1", "late").written
     seen = store.get_record("t1")
     assert seen is not None
     assert not store.requeue("t1", seen=seen)

@@ -152,10 +152,13 @@ def test_the_status_filter_keeps_one_state_as_clients_read_it(stack_with_auth: S
 
 
 def test_a_scheduled_task_lists_as_queued_once_its_time_has_come(stack_with_auth: Stack) -> None:
-    # GIVEN Alice's tasks due in an hour, due a second ago (its schedule has fired), and one
-    # she cancelled
+    # GIVEN Alice's tasks due in an hour, due a second ago (its schedule has fired), due two
+    # days ago but never delivered (the Scheduler gave up), and one she cancelled
     now = datetime.now(UTC)
-    later, due, cancelled = (uuid.uuid4().hex for _ in range(3))
+    later, due, cancelled, lost = (uuid.uuid4().hex for _ in range(4))
+    stack_with_auth.store.create_queued(
+        lost, "process_file", None, owner=ALICE["sub"], run_at=now - timedelta(days=2)
+    )
     for task_id, run_at in ((later, now + timedelta(hours=1)), (due, now - timedelta(seconds=1))):
         stack_with_auth.store.create_queued(
             task_id, "process_file", None, owner=ALICE["sub"], run_at=run_at
@@ -165,7 +168,7 @@ def test_a_scheduled_task_lists_as_queued_once_its_time_has_come(stack_with_auth
     )
     assert stack_with_auth.store.cancel(cancelled, owner=ALICE["sub"]).cancelled
     # WHEN she lists each state
-    expected = {"scheduled": [later], "queued": [due], "cancelled": [cancelled]}
+    expected = {"scheduled": [later], "queued": [due], "cancelled": [cancelled], "dead": [lost]}
     for state, ids in expected.items():
         code, body = listing(stack_with_auth, status=state)
         # THEN each state lists what GET /tasks/{id} would say: a due task reads queued
@@ -176,11 +179,13 @@ def test_a_scheduled_task_lists_as_queued_once_its_time_has_come(stack_with_auth
     assert [datetime.fromisoformat(t["run_at"]) for t in body["tasks"][1:]] == [
         now - timedelta(seconds=1),
         now + timedelta(hours=1),
+        now - timedelta(days=2),
     ]
     assert [(t["task_id"], t["status"]) for t in body["tasks"]] == [
         (cancelled, "cancelled"),
         (due, "queued"),
         (later, "scheduled"),
+        (lost, "dead"),
     ]
 
 

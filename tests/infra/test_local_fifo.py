@@ -148,7 +148,7 @@ def test_redrive_requeues_from_the_fifo_dlq(template: Template, fifo_stack: Phys
     )
     # (its status reads dead: a redrive moves only tasks the service accepted)
     store.create_queued("t1", PROBE.name, None, owner="local")
-    assert store.mark_dead_unclaimed("t1", "every attempt failed")
+    assert store.mark_dead_unclaimed("t1", "every attempt failed").written
     sqs.send_message(
         QueueUrl=environment["DEAD_LETTER_QUEUE_URL"],
         MessageBody=envelope.model_dump_json(),

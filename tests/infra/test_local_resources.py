@@ -16,6 +16,7 @@ from infra.local.template import (
     Physical,
     function_environment,
     load_template,
+    logical_ids,
     properties,
 )
 
@@ -192,3 +193,23 @@ def test_resources_are_created_alike_on_motos_server(moto_server: str) -> None:
     assert policy["deadLetterTargetArn"] == physical.attribute("DeadLetterQueue", "Arn")
     table = boto3.client("dynamodb").describe_table(TableName=physical.ref("TaskTable"))
     assert table["Table"]["KeySchema"] == properties(template, "TaskTable")["KeySchema"]
+
+
+def test_periodic_schedules_keep_their_template_name_and_dead_letter_queue(
+    template: Template, created: Physical
+) -> None:
+    # GIVEN the resources created from template.yaml
+    group = created.ref("TaskScheduleGroup")
+    # WHEN the periodic schedules are read back from EventBridge Scheduler (moto)
+    listed = boto3.client("scheduler").list_schedules(GroupName=group)["Schedules"]
+    # THEN each carries the template's explicit name periodic-<key>, never task-...
+    names = sorted(schedule["Name"] for schedule in listed)
+    assert names == sorted(
+        properties(template, logical_id)["Name"]
+        for logical_id in logical_ids(template, "AWS::Scheduler::Schedule")
+    )
+    assert all(name.startswith("periodic-") for name in names)
+    # AND sends what it cannot deliver to the (standard) dead-letter queue
+    for name in names:
+        target = boto3.client("scheduler").get_schedule(Name=name, GroupName=group)["Target"]
+        assert target["DeadLetterConfig"] == {"Arn": created.attribute("DeadLetterQueue", "Arn")}

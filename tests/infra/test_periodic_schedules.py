@@ -12,6 +12,7 @@ from app import catalog
 from app.tasks import periodic_template
 from app.tasks.periodic import EXECUTION_ID, SCHEDULED_TIME, PeriodicSchedules, PeriodicTask
 from app.tasks.periodic import schedules as declared_schedules
+from app.tasks.schedules import SCHEDULE_PREFIX
 from infra.local.template import load_template, logical_ids, properties
 
 Template = dict[str, Any]
@@ -110,22 +111,58 @@ def test_each_schedule_sends_its_firing_to_the_task_queue(
             {"Ref": "AWS::NoValue"},
         ]
     }
+    # AND a firing the queue refuses for 24 h goes to the dead-letter queue, which
+    # EventBridge Scheduler accepts only when it is a standard queue
+    assert target["DeadLetterConfig"] == {
+        "Fn::If": [
+            "FifoQueues",
+            {"Ref": "AWS::NoValue"},
+            {"Arn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}},
+        ]
+    }
+    # AND it is named periodic-<key>: never task-..., the only names the API may touch
+    assert props["Name"] == f"periodic-{declared.key}"
+    assert not props["Name"].startswith(SCHEDULE_PREFIX)
 
 
-def test_the_scheduler_role_may_only_send_to_the_task_queue(template: Template) -> None:
+def test_the_scheduler_role_may_only_send_to_the_task_queue_and_its_dead_letters(
+    template: Template,
+) -> None:
     role = properties(template, "TaskSchedulerRole")
-    [statement] = [
+    statements = [
         statement
         for policy in role["Policies"]
         for statement in policy["PolicyDocument"]["Statement"]
     ]
-    assert statement == {
-        "Sid": "SendDueTasks",
-        "Effect": "Allow",
-        "Action": ["sqs:SendMessage"],
-        "Resource": {"Fn::GetAtt": ["TaskQueue", "Arn"]},
-    }
+    assert statements == [
+        {
+            "Sid": "SendDueTasks",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"],
+            "Resource": {"Fn::GetAtt": ["TaskQueue", "Arn"]},
+        },
+        {
+            "Sid": "DeadLetterUndeliveredTasks",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"],
+            "Resource": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]},
+        },
+    ]
     assert "ManagedPolicyArns" not in role
+    # AND the dead-letter queue's policy denies it nothing (only plain HTTP, to everyone)
+    [dlq_policy] = [
+        properties(template, policy_id)
+        for policy_id in logical_ids(template, "AWS::SQS::QueuePolicy")
+        if properties(template, policy_id)["Queues"] == [{"Ref": "DeadLetterQueue"}]
+    ]
+    denials = [
+        statement
+        for statement in dlq_policy["PolicyDocument"]["Statement"]
+        if statement["Effect"] == "Deny"
+    ]
+    assert [statement["Condition"] for statement in denials] == [
+        {"Bool": {"aws:SecureTransport": "false"}}
+    ]
 
 
 def test_the_command_prints_the_templates_schedules(

@@ -13,6 +13,7 @@ from app.config import Settings
 from app.tasks import listing
 from app.tasks.envelope import PAYLOAD_PREFIX
 from app.tasks.periodic import TASK_ID_PREFIX
+from app.tasks.schedules import SCHEDULE_PREFIX
 from infra.local.resources import planned_physical
 from infra.local.template import (
     LOCAL_PARAMETERS,
@@ -173,6 +174,9 @@ def test_task_queue_redrives_to_the_dlq_after_the_max_receive_count(
     assert template["Parameters"]["MaxReceiveCount"]["Default"] == 7
     assert worker_env["MAX_RECEIVE_COUNT"] == "7"
     assert worker_env["DEAD_LETTER_QUEUE_URL"] == physical.ref("DeadLetterQueue")
+    # AND the API gives tasks' one-time schedules the DLQ for deliveries the Scheduler gave up
+    api_env = function_environment(template, "ApiFunction", physical)
+    assert api_env["DEAD_LETTER_QUEUE_ARN"] == physical.attribute("DeadLetterQueue", "Arn")
     # AND an override moves both together
     overridden = redrive(template, "TaskQueue", {"MaxReceiveCount": "3"})
     assert overridden is not None
@@ -297,10 +301,13 @@ def test_api_function_may_enqueue_store_status_and_send_email(
         "dynamodb:Query": {f"{task_table}/index/{listing.INDEX_NAME}"},
         "dynamodb:UpdateItem": {quota_table, task_table},
     }
-    # AND creates and deletes schedules in the stack's schedule group only, nothing else of
-    # EventBridge Scheduler
+    # AND creates and deletes the tasks' own schedules (task-<id>) in the stack's schedule
+    # group only, never the periodic ones, and nothing else of EventBridge Scheduler
     group = physical.ref("TaskScheduleGroup")
-    schedules = f"arn:aws:scheduler:us-east-1:123456789012:schedule/{group}/*"
+    schedules = f"arn:aws:scheduler:us-east-1:123456789012:schedule/{group}/{SCHEDULE_PREFIX}*"
+    for periodic_id in logical_ids(template, "AWS::Scheduler::Schedule"):
+        name = properties(template, periodic_id)["Name"]
+        assert not name.startswith(SCHEDULE_PREFIX), name
     assert {a: r for a, r in granted.items() if a.startswith("scheduler:")} == {
         "scheduler:CreateSchedule": {schedules},
         "scheduler:DeleteSchedule": {schedules},

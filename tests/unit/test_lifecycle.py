@@ -2,7 +2,8 @@
 
 A hypothesis state machine drives one task through every order of deliveries, duplicates,
 outcomes, worker crashes, clock jumps, both redrives, a schedule firing (once or twice, and
-after a cancel whose schedule deletion lost the race) and its owner's cancels, applying
+after a cancel whose schedule deletion lost the race) or giving up after a day (its envelope
+then in the DLQ) and its owner's cancels, applying
 ``app.tasks.lifecycle``'s answers the way the runner and the status store do. After every
 step it checks what a client is promised: the effect runs at most once; a succeeded task
 stays succeeded; once no message for the task is left in the task queue (and no schedule
@@ -28,7 +29,10 @@ from hypothesis.stateful import (
 from app.tasks import lifecycle
 from app.tasks.lifecycle import (
     CRASHED_LAST,
+    NEVER_DELIVERED,
     RECEIVE_RESERVE,
+    SCHEDULER_MAX_EVENT_AGE_SECONDS,
+    UNDELIVERED_AFTER_SECONDS,
     Delivery,
     Failed,
     NotStarted,
@@ -71,6 +75,7 @@ class TaskLifecycle(RuleBasedStateMachine):
         self.dead_letters: list[Message] = []
         self.effects = 0
         self.schedule_alive = False  # a one-time schedule that will send the task
+        self.schedule_gave_up = False  # the Scheduler dead-lettered the envelope instead
         self.cancel_acknowledged = False
 
     @initialize(scheduled=st.booleans())
@@ -187,6 +192,10 @@ class TaskLifecycle(RuleBasedStateMachine):
             assert self.record is not None
             if claimed or self._unclaimed_dead_allowed():
                 self.record = replace(self.record, state=transition.state, lease_expires_at=None)
+            elif lifecycle.ended_meanwhile(self.record) is not None:
+                # The refused write returned the record: cancelled or succeeded, not dead.
+                self._act(message, QueueAction.DELETE)
+                return
         self._act(message, transition.action, transition.delay)
 
     def _unclaimed_dead_allowed(self) -> bool:
@@ -200,12 +209,27 @@ class TaskLifecycle(RuleBasedStateMachine):
             and self.record.receive_count < self.record.max_receives
         )
 
-    @precondition(lambda self: self.schedule_alive and self.now >= RUN_AT)
+    @precondition(
+        lambda self: (
+            self.schedule_alive and RUN_AT <= self.now < RUN_AT + SCHEDULER_MAX_EVENT_AGE_SECONDS
+        )
+    )
     @rule(times=st.sampled_from([1, 2]))
     def the_schedule_fires(self, times: int) -> None:
         """EventBridge Scheduler sends the envelope (at least once), then deletes itself."""
         self.queue.extend(Message(visible_at=self.now) for _ in range(times))
         self.schedule_alive = False
+
+    @precondition(
+        lambda self: self.schedule_alive and self.now >= RUN_AT + SCHEDULER_MAX_EVENT_AGE_SECONDS
+    )
+    @rule()
+    def the_schedule_gives_up(self) -> None:
+        """The queue refused every delivery for a day: the Scheduler sends the envelope to
+        its DeadLetterConfig queue (the task DLQ) and deletes itself."""
+        self.dead_letters.append(Message())
+        self.schedule_alive = False
+        self.schedule_gave_up = True
 
     @rule(deletes_schedule=st.booleans())
     def its_owner_cancels(self, deletes_schedule: bool) -> None:
@@ -214,7 +238,14 @@ class TaskLifecycle(RuleBasedStateMachine):
         assert self.record is not None
         refused = lifecycle.refuses_cancel(self.record, self.now)
         # TaskStatusStore.cancel's condition, as DynamoDB evaluates it, agrees.
-        store_allows = self.record.state in NOT_STARTED or (
+        store_allows = (
+            self.record.state in (TaskState.QUEUED, TaskState.FAILED)
+            or (
+                self.record.state is TaskState.SCHEDULED
+                and self.record.run_at is not None
+                and self.record.run_at + UNDELIVERED_AFTER_SECONDS > self.now
+            )
+        ) or (
             self.record.state is TaskState.RUNNING
             and self.record.lease_expires_at is not None
             and self.record.lease_expires_at < self.now
@@ -239,7 +270,7 @@ class TaskLifecycle(RuleBasedStateMachine):
         if deletes_schedule:
             self.schedule_alive = False
 
-    @rule(seconds=st.sampled_from([1.0, 5.0, 11.0, 61.0]))
+    @rule(seconds=st.sampled_from([1.0, 5.0, 11.0, 61.0, UNDELIVERED_AFTER_SECONDS]))
     def time_passes(self, seconds: float) -> None:
         self.now += seconds
 
@@ -300,25 +331,37 @@ class TaskLifecycle(RuleBasedStateMachine):
             assert self.effects == 0
 
     @invariant()
-    def a_scheduled_task_reads_scheduled_until_its_time_then_queued(self) -> None:
+    def a_scheduled_task_reads_scheduled_until_its_time_then_queued_then_dead(self) -> None:
+        """Queued while its schedule may still deliver it; dead (never delivered) after."""
         assert self.record is not None
         if self.record.state is TaskState.SCHEDULED:
-            state, _ = effective_state(self.record, self.now)
-            assert state is (TaskState.QUEUED if self.now >= RUN_AT else TaskState.SCHEDULED)
+            state, reason = effective_state(self.record, self.now)
+            if self.now < RUN_AT:
+                assert (state, reason) == (TaskState.SCHEDULED, None)
+            elif self.now < RUN_AT + UNDELIVERED_AFTER_SECONDS:
+                assert (state, reason) == (TaskState.QUEUED, None)
+            else:
+                assert (state, reason) == (TaskState.DEAD, NEVER_DELIVERED)
 
     @invariant()
     def without_a_message_in_the_queue_the_task_has_ended(self) -> None:
         assert self.record is not None
         state, reason = effective_state(self.record, self.now)
-        if not self.queue and not self.schedule_alive:
+        # The Scheduler gave up within the margin before the record reads dead.
+        undelivered_yet = (
+            self.schedule_gave_up
+            and self.record.state is TaskState.SCHEDULED
+            and self.now < RUN_AT + UNDELIVERED_AFTER_SECONDS
+        )
+        if not self.queue and not self.schedule_alive and not undelivered_yet:
             ended = (TaskState.SUCCEEDED, TaskState.DEAD, TaskState.CANCELLED)
             assert state in ended, (state, self.record)
         if state is TaskState.RUNNING:
             assert self.record.lease_expires_at is not None
             assert self.now < self.record.lease_expires_at
         if reason is not None and state is TaskState.DEAD:
-            assert reason == CRASHED_LAST
-        if self.dead_letters and not self.queue and not self.schedule_alive:
+            assert reason in (CRASHED_LAST, NEVER_DELIVERED)
+        if self.dead_letters and not self.queue and not self.schedule_alive and not undelivered_yet:
             assert state in (TaskState.SUCCEEDED, TaskState.DEAD, TaskState.CANCELLED)
 
 
@@ -364,6 +407,33 @@ def test_a_scheduled_task_reads_queued_once_its_time_has_passed() -> None:
     # AND its owner may cancel it either way
     assert lifecycle.refuses_cancel(record, 50.0) is None
     assert lifecycle.refuses_cancel(record, 150.0) is None
+
+
+def test_a_scheduled_task_never_delivered_reads_dead_a_day_after_its_time() -> None:
+    # GIVEN a task scheduled for t=100 that no delivery ever claimed
+    record = Record(TaskState.SCHEDULED, OWNER, run_at=100.0)
+    horizon = 100.0 + UNDELIVERED_AFTER_SECONDS
+    # THEN it reads queued while the Scheduler may still be retrying (24 h, and a margin)
+    assert UNDELIVERED_AFTER_SECONDS > SCHEDULER_MAX_EVENT_AGE_SECONDS
+    assert effective_state(record, horizon - 0.1) == (TaskState.QUEUED, None)
+    # AND dead from then on, saying its schedule never delivered it and how to requeue it
+    state, reason = effective_state(record, horizon)
+    assert state is TaskState.DEAD
+    assert reason == NEVER_DELIVERED
+    assert "never delivered" in reason
+    assert "make redrive" in reason
+    # AND a cancel is refused as dead, as a client reads it
+    assert lifecycle.refuses_cancel(record, horizon) is TaskState.DEAD
+
+
+def test_a_refused_dead_mark_on_a_cancelled_or_succeeded_task_just_drops_the_message() -> None:
+    # GIVEN the record a refused mark_dead_unclaimed returned
+    assert lifecycle.ended_meanwhile(Record(TaskState.CANCELLED, OWNER)) == lifecycle.Cancelled()
+    assert lifecycle.ended_meanwhile(Record(TaskState.SUCCEEDED, OWNER)) == lifecycle.Skip()
+    # AND anything else is dead-lettered as decided
+    live = Record(TaskState.RUNNING, OWNER, lease_expires_at=10.0)
+    for record in (None, live, Record(TaskState.DEAD, OWNER)):
+        assert lifecycle.ended_meanwhile(record) is None
 
 
 def test_a_cancel_is_refused_with_the_state_a_client_reads() -> None:

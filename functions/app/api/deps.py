@@ -91,6 +91,7 @@ def get_task_schedules(settings: SettingsDep) -> TaskSchedules:
         settings.schedule_group_name,
         settings.scheduler_role_arn,
         settings.task_queue_arn,
+        settings.dead_letter_queue_arn,
     )
 
 

@@ -8,7 +8,8 @@ Three questions, each a function of what the worker knows:
   move to, and what happens to the message?
 - ``effective_state``: what a status record means when it is read, now: ``running`` only
   while a worker can still be running it (its lease), ``dead`` after a last attempt that
-  never finished, ``queued`` for a scheduled task whose time has come.
+  never finished, ``queued`` for a scheduled task whose time has come, ``dead`` for one
+  whose schedule gave up delivering it.
 - ``refuses_cancel``: may its owner cancel it now? Only a task that has not started and will
   still run: ``queued``, ``scheduled`` or waiting for its next attempt (``failed``).
 """
@@ -24,6 +25,12 @@ MAX_VISIBILITY_SECONDS = 12 * 60 * 60  # SQS's limit for ChangeMessageVisibility
 # message past its last attempt and ends it itself, unless RECEIVE_RESERVE + 1 receives in a
 # row are lost.
 RECEIVE_RESERVE = 2
+# How long EventBridge Scheduler keeps retrying a delivery the queue refuses (its maximum,
+# the one-time schedules' RetryPolicy); then the envelope goes to its dead-letter queue.
+SCHEDULER_MAX_EVENT_AGE_SECONDS = 24 * 60 * 60
+# A task still ``scheduled`` this long after its time was never delivered: the Scheduler has
+# given up (the margin covers its last retry's latency and clock skew).
+UNDELIVERED_AFTER_SECONDS = SCHEDULER_MAX_EVENT_AGE_SECONDS + 60 * 60
 
 
 class TaskState(StrEnum):
@@ -50,6 +57,10 @@ NO_STATUS = "no status record for this task id: nothing runs without a status"
 WRONG_OWNER = "the message names a task of another owner"
 NO_TIME = "the batch ran out of time before this record's last attempt could start"
 EXHAUSTED = "every attempt was used up (receives were lost to crashes or timeouts)"
+NEVER_DELIVERED = (
+    "its schedule never delivered it to the task queue (EventBridge Scheduler gave up after "
+    "24 hours of retries); `make redrive` requeues it from the dead-letter queue"
+)
 
 
 @dataclass(frozen=True)
@@ -248,10 +259,13 @@ def after_run(delivery: Delivery, outcome: Outcome, retry: RetryPolicy) -> Trans
 def effective_state(record: Record, now: float) -> tuple[TaskState, str | None]:
     """The state a client should see, and the reason when it differs from the stored one."""
     if record.state is TaskState.SCHEDULED:
-        if record.run_at is not None and record.run_at <= now:
-            # Its schedule has sent it (or is about to): it waits in the queue for a worker.
+        if record.run_at is None or now < record.run_at:
+            return record.state, None
+        if now < record.run_at + UNDELIVERED_AFTER_SECONDS:
+            # Its schedule has sent it (or is retrying): it waits in the queue for a worker.
             return TaskState.QUEUED, None
-        return record.state, None
+        # Any delivery would have been claimed by now: the Scheduler dead-lettered it.
+        return TaskState.DEAD, NEVER_DELIVERED
     if record.state is not TaskState.RUNNING or _lease_live(record, now):
         return record.state, None
     if record.receive_count >= record.max_receives:
@@ -267,6 +281,16 @@ def refuses_cancel(record: Record, now: float) -> TaskState | None:
     """None when a cancel may end this task now, else the state that refuses it (as read)."""
     state, _ = effective_state(record, now)
     return None if state in CANCELLABLE else state
+
+
+def ended_meanwhile(record: Record | None) -> DeliveryDecision | None:
+    """A message the worker was about to end ``dead`` without a claim (no time to start its
+    last attempt, or past the last attempt) whose status write was refused: what to do with
+    it instead, given the record as it was. A task cancelled or succeeded meanwhile is not
+    dead: its message just goes (None: dead-letter it as decided)."""
+    if record is not None and record.state in (TaskState.CANCELLED, TaskState.SUCCEEDED):
+        return Cancelled() if record.state is TaskState.CANCELLED else Skip()
+    return None
 
 
 def _lease_live(record: Record, now: float) -> bool:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeSerializer
 from pydantic import BaseModel
 
-from app.tasks.lifecycle import TaskState
+from app.tasks.lifecycle import UNDELIVERED_AFTER_SECONDS, TaskState
 from app.tasks.progress import Progress
 from app.tasks.status import as_seen, item_values, timestamp
 
@@ -212,20 +212,25 @@ def _is_time(text: str) -> bool:
 def _filter(status: TaskState | None, now: float) -> tuple[str, dict[str, Any]]:
     """The FilterExpression for unexpired records in ``status``, as a client reads states:
     a ``running`` record whose lease has ended reads ``failed`` (or ``dead`` after its last
-    attempt), and a ``scheduled`` one past its ``run_at`` reads ``queued``, as
-    ``lifecycle.effective_state`` decides."""
+    attempt), and a ``scheduled`` one past its ``run_at`` reads ``queued`` (``dead`` once its
+    schedule gave up delivering it), as ``lifecycle.effective_state`` decides."""
     values: dict[str, Any] = {":now": Decimal(str(round(now, 3)))}
     unexpired = "expires_at > :now"
     if status is None:
         return unexpired, values
     if status is not TaskState.RUNNING:
         values[":status"] = status.value
-    if status in (TaskState.QUEUED, TaskState.SCHEDULED):
+    undelivered = "#status = :scheduled AND run_at <= :undelivered_text"
+    if status in (TaskState.QUEUED, TaskState.SCHEDULED, TaskState.DEAD):
         values[":scheduled"] = TaskState.SCHEDULED.value
+        values[":undelivered_text"] = timestamp(
+            datetime.fromtimestamp(now - UNDELIVERED_AFTER_SECONDS, UTC)
+        )
+    if status in (TaskState.QUEUED, TaskState.SCHEDULED):
         values[":now_text"] = timestamp(datetime.fromtimestamp(now, UTC))
         if status is TaskState.SCHEDULED:
             return f"{unexpired} AND #status = :status AND run_at > :now_text", values
-        due = "#status = :scheduled AND run_at <= :now_text"
+        due = "#status = :scheduled AND run_at <= :now_text AND run_at > :undelivered_text"
         return f"{unexpired} AND (#status = :status OR ({due}))", values
     if status not in (TaskState.RUNNING, TaskState.FAILED, TaskState.DEAD):
         return f"{unexpired} AND #status = :status", values
@@ -240,7 +245,10 @@ def _filter(status: TaskState | None, now: float) -> tuple[str, dict[str, Any]]:
         case TaskState.FAILED:
             state = f"#status = :status OR ({lapsed} AND receive_count < max_receives)"
         case _:
-            state = f"#status = :status OR ({lapsed} AND receive_count >= max_receives)"
+            state = (
+                f"#status = :status OR ({lapsed} AND receive_count >= max_receives) "
+                f"OR ({undelivered})"
+            )
     return f"{unexpired} AND ({state})", values
 
 

@@ -49,6 +49,11 @@ class PeriodicTask:
         """The template resource: ``expired-results`` -> ``PeriodicExpiredResultsSchedule``."""
         return "Periodic" + "".join(part.capitalize() for part in self.key.split("-")) + "Schedule"
 
+    @property
+    def schedule_name(self) -> str:
+        """The template schedule's explicit Name: never ``task-...``, the API's schedules."""
+        return f"{TASK_ID_PREFIX}{self.key}"
+
     def input(self) -> dict[str, Any]:
         """The schedule's Input (the message body), with the context attributes to fill in."""
         return {

@@ -20,6 +20,8 @@ def schedule_yaml(declared: PeriodicTask) -> str:
   {declared.logical_id}:
     Type: {SCHEDULE_TYPE}
     Properties:
+      # Named, so no generated name can start with task- (the API's role may touch only those).
+      Name: {declared.schedule_name}
       Description: Periodic task {declared.key} ({declared.task} version {declared.version}).
       GroupName: !Ref TaskScheduleGroup
       ScheduleExpression: {declared.expression}
@@ -34,6 +36,11 @@ def schedule_yaml(declared: PeriodicTask) -> str:
           - FifoQueues
           - MessageGroupId: periodic-{declared.key}
           - !Ref AWS::NoValue
+        # A firing refused for 24 h goes to the dead-letter queue (a standard one only).
+        DeadLetterConfig: !If
+          - FifoQueues
+          - !Ref AWS::NoValue
+          - Arn: !GetAtt DeadLetterQueue.Arn
 """
 
 

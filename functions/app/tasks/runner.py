@@ -299,11 +299,17 @@ class TaskRunner:
             )
         if (state := transition.state) is not None:
             if lease is None:
-                self._persist(
+                marked = self._persist(
                     lambda: self._store.mark_dead_unclaimed(
                         envelope.task_id, transition.error or ""
                     ),
                 )
+                instead = None if marked.written else lifecycle.ended_meanwhile(marked.record)
+                if instead is not None:
+                    # Cancelled (or succeeded) before this receive could end it: not dead,
+                    # and its message is not dead-lettered; it just goes.
+                    self._not_claimed(record, instead)
+                    return
             elif state is TaskState.SUCCEEDED:
                 try:
                     stored = self._persist(

@@ -13,14 +13,17 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from app.tasks.lifecycle import SCHEDULER_MAX_EVENT_AGE_SECONDS
+
 if TYPE_CHECKING:
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_scheduler.type_defs import TargetTypeDef
 
 # Target.Input's limit ("256 KB"), read as 256,000 bytes; larger arguments are claim-checked.
 MAX_INPUT_BYTES = 256_000
-# How long the Scheduler keeps retrying a delivery the queue refuses (its maximum).
-MAX_EVENT_AGE_SECONDS = 24 * 60 * 60
+# How long the Scheduler keeps retrying a delivery the queue refuses (its maximum); then it
+# sends the envelope to the dead-letter queue, and the status reads dead (app.tasks.lifecycle).
+MAX_EVENT_AGE_SECONDS = SCHEDULER_MAX_EVENT_AGE_SECONDS
 MAX_RETRY_ATTEMPTS = 185
 
 
@@ -55,6 +58,10 @@ class TaskSchedules:
     group_name: str
     role_arn: str
     queue_arn: str
+    # Where the Scheduler puts an envelope it could not deliver (``make redrive`` requeues
+    # it). EventBridge Scheduler takes only a standard queue as a schedule's DLQ: a FIFO
+    # stack's schedules have none, and such a task just reads dead.
+    dead_letter_queue_arn: str = ""
 
     @property
     def configured(self) -> bool:
@@ -72,6 +79,8 @@ class TaskSchedules:
                 "MaximumRetryAttempts": MAX_RETRY_ATTEMPTS,
             },
         }
+        if self.dead_letter_queue_arn and not self.dead_letter_queue_arn.endswith(".fifo"):
+            target["DeadLetterConfig"] = {"Arn": self.dead_letter_queue_arn}
         if message_group_id is not None:
             # A FIFO target: the Scheduler sets no deduplication id, so the queue's
             # content-based deduplication (on for FIFO in template.yaml) drops a double firing.

@@ -17,7 +17,15 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from app.tasks.lifecycle import CANCELLABLE, CLAIMABLE, Record, TaskState, effective_state
+from app.tasks.lifecycle import (
+    CANCELLABLE,
+    CLAIMABLE,
+    UNDELIVERED_AFTER_SECONDS,
+    Record,
+    TaskState,
+    effective_state,
+    refuses_cancel,
+)
 from app.tasks.progress import Progress
 
 if TYPE_CHECKING:
@@ -28,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Cancel",
     "Claim",
+    "MarkedDead",
     "TaskState",
     "TaskStatus",
     "TaskStatusStore",
@@ -81,9 +90,23 @@ class Claim:
 
 @dataclass(frozen=True)
 class Cancel:
-    """A cancel's answer: whether it ended the task, else the record as it was (None: none)."""
+    """A cancel's answer: whether it ended the task, else the record as it was (None: none)
+    and the state that refused it, as read then; when it did, the status as written and the
+    state the task was cancelled from."""
 
     cancelled: bool
+    record: Record | None
+    refused_as: TaskState | None = None
+    status: "TaskStatus | None" = None
+    cancelled_from: TaskState | None = None
+
+
+@dataclass(frozen=True)
+class MarkedDead:
+    """``mark_dead_unclaimed``'s answer: whether it wrote ``dead``, else the record as it was
+    (None: no record), for ``lifecycle.ended_meanwhile`` to read."""
+
+    written: bool
     record: Record | None
 
 
@@ -167,38 +190,73 @@ class TaskStatusStore:
         )
 
     def cancel(self, task_id: str, *, owner: str) -> Cancel:
-        """End the owner's task as ``cancelled`` in one conditional write, if it may be
-        (``lifecycle.refuses_cancel``, as DynamoDB can check it): ``scheduled``, ``queued``,
-        ``failed`` with an attempt to come, or ``running`` under a lease that ended before
-        its last attempt (it reads ``failed``). Refused, the record is returned as it was.
+        """End the owner's unexpired task as ``cancelled`` in one conditional write, if it may
+        be (``lifecycle.refuses_cancel``, as DynamoDB can check it): ``scheduled`` (unless its
+        schedule gave up delivering it: it reads dead), ``queued``, ``failed`` with an attempt
+        to come, or ``running`` under a lease that ended before its last attempt (it reads
+        ``failed``). Done, the answer is the status as written and the state it was cancelled
+        from (kept in the record as ``cancelled_from``), with no second read. Refused, the
+        record as it was; an expired one is no record, as for ``get``.
 
         Whichever lands first of this write and a worker's claim wins: both are conditioned
         on the state the other one changes.
         """
         now = time.time()
-        cancellable = ", ".join(f":c{i}" for i in range(len(CANCELLABLE)))
-        fields = {"#status": TaskState.CANCELLED.value, "finished_at": _now().isoformat()}
+        cancellable = ", ".join(
+            f":c{i}" for i, state in enumerate(CANCELLABLE) if state is not TaskState.SCHEDULED
+        )
+        undelivered = datetime.fromtimestamp(now - UNDELIVERED_AFTER_SECONDS, UTC)
+        fields = {
+            "#status": TaskState.CANCELLED.value,
+            "finished_at": _now().isoformat(),
+            # Evaluated against the record before the update: the state it was cancelled from.
+            "cancelled_from": _Path("#status"),
+        }
         try:
-            written = self._update(
+            response = self._update_item(
                 task_id,
                 fields,
                 ["lease", "lease_expires_at", "next_attempt_at"],
                 condition=(
-                    f"#owner = :owner AND (#status IN ({cancellable}) OR (#status = :running_now"
-                    " AND lease_expires_at < :now AND receive_count < max_receives))"
+                    f"#owner = :owner AND expires_at > :now_whole AND (#status IN ({cancellable})"
+                    " OR (#status = :scheduled AND (attribute_not_exists(run_at) OR"
+                    " run_at > :undelivered)) OR (#status = :running_now AND"
+                    " lease_expires_at < :now AND receive_count < max_receives))"
                 ),
                 values={
                     ":owner": owner,
+                    ":scheduled": TaskState.SCHEDULED.value,
+                    ":undelivered": timestamp(undelivered),
                     ":running_now": TaskState.RUNNING.value,
                     ":now": _epoch(now),
-                    **{f":c{i}": state.value for i, state in enumerate(CANCELLABLE)},
+                    ":now_whole": int(now),
+                    **{
+                        f":c{i}": state.value
+                        for i, state in enumerate(CANCELLABLE)
+                        if state is not TaskState.SCHEDULED
+                    },
                 },
                 names={"#owner": "owner"},
                 return_old=True,
+                return_new=True,
             )
         except _Refused as refused:
-            return Cancel(False, _record(_deserialize(refused.item)) if refused.item else None)
-        return Cancel(written, None)
+            if refused.item is None:
+                return Cancel(False, None)
+            values = _deserialize(refused.item)
+            if int(values.get("expires_at", 0)) <= now:
+                # DynamoDB deletes expired items lazily: expired means gone, as for ``get``.
+                return Cancel(False, None)
+            record = _record(values)
+            return Cancel(False, record, refused_as=refuses_cancel(record, now) or record.state)
+        assert response is not None
+        values = _deserialize(response["Attributes"])
+        return Cancel(
+            True,
+            None,
+            status=TaskStatus.model_validate(as_seen(values, now)),
+            cancelled_from=TaskState(values["cancelled_from"]),
+        )
 
     def claim(
         self,
@@ -340,25 +398,31 @@ class TaskStatusStore:
             },
         )
 
-    def mark_dead_unclaimed(self, task_id: str, error: str) -> bool:
+    def mark_dead_unclaimed(self, task_id: str, error: str) -> MarkedDead:
         """``dead`` without a claim: a last receive that never started, or one past the last
-        attempt. A live lease wins, and so does a last attempt that already reads dead."""
-        return self._update(
-            task_id,
-            {"#status": TaskState.DEAD.value, "last_error": truncate(error)},
-            ["lease", "lease_expires_at", "next_attempt_at", "progress"],
-            condition=(
-                "(#status IN (:queued, :scheduled, :failed)) OR (#status = :running_now AND "
-                "lease_expires_at < :now AND receive_count < max_receives)"
-            ),
-            values={
-                ":queued": TaskState.QUEUED.value,
-                ":scheduled": TaskState.SCHEDULED.value,
-                ":failed": TaskState.FAILED.value,
-                ":running_now": TaskState.RUNNING.value,
-                ":now": _epoch(time.time()),
-            },
-        )
+        attempt. A live lease wins, and so does a last attempt that already reads dead, a
+        cancel and a success; refused, the record is returned as it was."""
+        try:
+            written = self._update(
+                task_id,
+                {"#status": TaskState.DEAD.value, "last_error": truncate(error)},
+                ["lease", "lease_expires_at", "next_attempt_at", "progress"],
+                condition=(
+                    "(#status IN (:queued, :scheduled, :failed)) OR (#status = :running_now AND "
+                    "lease_expires_at < :now AND receive_count < max_receives)"
+                ),
+                values={
+                    ":queued": TaskState.QUEUED.value,
+                    ":scheduled": TaskState.SCHEDULED.value,
+                    ":failed": TaskState.FAILED.value,
+                    ":running_now": TaskState.RUNNING.value,
+                    ":now": _epoch(time.time()),
+                },
+                return_old=True,
+            )
+        except _Refused as refused:
+            return MarkedDead(False, _record(_deserialize(refused.item)) if refused.item else None)
+        return MarkedDead(bool(written), None)
 
     def requeue(self, task_id: str, seen: Record) -> bool:
         """A redriven task reads ``queued`` again, unless it succeeded, a worker holds it, or
@@ -419,6 +483,32 @@ class TaskStatusStore:
     ) -> bool:
         """A conditional update; False when refused, or with ``return_old`` a ``_Refused``
         carrying the record as it was."""
+        response = self._update_item(
+            task_id,
+            fields,
+            remove,
+            condition=condition,
+            values=values,
+            names=names,
+            return_old=return_old,
+        )
+        return response is not None
+
+    def _update_item(
+        self,
+        task_id: str,
+        fields: dict[str, Any],
+        remove: list[str],
+        *,
+        condition: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+        return_old: bool = False,
+        return_new: bool = False,
+    ) -> dict[str, Any] | None:
+        """``_update``, answering UpdateItem's response (with ``return_new``, the item as
+        written under ``Attributes``), None when refused. A ``_Path`` value copies another
+        attribute as it was before the update."""
         now = _now()
         assignments = {**fields, "updated_at": now.isoformat(), "expires_at": self._expires_at(now)}
         names = {"#status": "status", **(names or {})}
@@ -428,6 +518,10 @@ class TaskStatusStore:
             name = field if field.startswith("#") else f"#f{index}"
             if not field.startswith("#"):
                 names[name] = field
+            if isinstance(value, _Path):
+                # DynamoDB evaluates every SET action against the item before the update.
+                parts.append(f"{name} = {value.name}")
+                continue
             expression_values[f":v{index}"] = value
             parts.append(f"{name} = :v{index}")
         expression = "SET " + ", ".join(parts)
@@ -436,7 +530,9 @@ class TaskStatusStore:
         extra: dict[str, Any] = (
             {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if return_old else {}
         )
-        return self._write(
+        if return_new:
+            extra["ReturnValues"] = "ALL_NEW"
+        return self._call(
             "update_item",
             task_id,
             UpdateExpression=expression,
@@ -450,17 +546,24 @@ class TaskStatusStore:
     def _write(
         self, operation: str, task_id: str, *, return_old: bool = False, **parameters: Any
     ) -> bool:
+        return self._call(operation, task_id, return_old=return_old, **parameters) is not None
+
+    def _call(
+        self, operation: str, task_id: str, *, return_old: bool = False, **parameters: Any
+    ) -> dict[str, Any] | None:
+        """The call's response; None when its condition was refused (with ``return_old``, a
+        ``_Refused`` carrying the record as it was)."""
         try:
-            getattr(self._client, operation)(
+            response: dict[str, Any] = getattr(self._client, operation)(
                 TableName=self._table, Key={"task_id": {"S": task_id}}, **parameters
             )
         except ClientError as error:
             if _is_condition_failure(error):
                 if return_old:
                     raise _Refused(error.response.get("Item")) from None  # type: ignore[arg-type]
-                return False
+                return None
             raise
-        return True
+        return response
 
     def _expires_at(self, now: datetime) -> int:
         return int((now + self._ttl).timestamp())
@@ -488,6 +591,13 @@ def timestamp(moment: datetime) -> str:
     """A UTC time as fixed-width ISO 8601 text (always microseconds), so that text order is
     time order. ``isoformat()`` alone drops the microseconds when they are zero."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class _Path:
+    """An update's value that is another attribute of the record (``#status``), as it was."""
+
+    name: str
 
 
 class _Refused(Exception):

@@ -1,6 +1,5 @@
 """Task status, for clients polling the work they queued, and cancelling it."""
 
-import time
 from typing import Annotated, Any
 
 from fastapi import HTTPException, Path, Query, status
@@ -10,7 +9,6 @@ from app import aws
 from app.api.deps import Owner, Schedules, SettingsDep, StatusStore, TaskList
 from app.api.routing import APIRouter
 from app.observability import logger
-from app.tasks.lifecycle import refuses_cancel
 from app.tasks.listing import DEFAULT_LIMIT, MAX_CURSOR_CHARS, MAX_LIMIT, InvalidCursor, TaskPage
 from app.tasks.status import TaskState, TaskStatus
 
@@ -96,16 +94,17 @@ def cancel_task(
     if not result.cancelled:
         if result.record is None or result.record.owner != owner:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no task with id {task_id!r}")
-        state = refuses_cancel(result.record, time.time()) or result.record.state
+        state = result.refused_as or result.record.state
         raise HTTPException(
             status.HTTP_409_CONFLICT,
             f"the task is {state.value}: only a task that has not "
             "started (queued, scheduled, or failed and waiting to retry) can be cancelled",
         )
-    if schedules.configured:
+    assert result.status is not None
+    if result.cancelled_from is TaskState.SCHEDULED and schedules.configured:
         # The status is final already: a schedule that fires anyway sends a message the
-        # worker drops. Deleting it saves that delivery; none (it fired, or the task was
-        # never scheduled) is fine.
+        # worker drops. Deleting it saves that delivery; none (it fired) is fine. Only a
+        # task that was scheduled has one.
         try:
             schedules.delete(task_id)
         except Exception:
@@ -113,7 +112,7 @@ def cancel_task(
                 "could not delete the cancelled task's schedule; if it fires, "
                 "the worker drops its message"
             )
-    return _own_task(task_id, store, owner)
+    return result.status
 
 
 def _own_task(task_id: str, store: StatusStore, owner: str) -> TaskStatus:

@@ -73,15 +73,18 @@ class TaskStatus(BaseModel):
 
 @dataclass(frozen=True)
 class Claim:
-    """A claim's answer: whether this worker now holds the task, else the record as it was."""
+    """A claim's answer: whether this worker now holds the task, else the record as it was;
+    ``previous`` is the state the claim moved the task from (None: not known)."""
 
     claimed: bool
     record: Record | None
+    previous: TaskState | None = None
 
 
 @dataclass(frozen=True)
 class Cancel:
-    """A cancel's answer: whether it ended the task, else the record as it was (None: none)."""
+    """A cancel's answer: whether it ended the task, and the record as it was before (None:
+    none)."""
 
     cancelled: bool
     record: Record | None
@@ -170,7 +173,8 @@ class TaskStatusStore:
         """End the owner's task as ``cancelled`` in one conditional write, if it may be
         (``lifecycle.refuses_cancel``, as DynamoDB can check it): ``scheduled``, ``queued``,
         ``failed`` with an attempt to come, or ``running`` under a lease that ended before
-        its last attempt (it reads ``failed``). Refused, the record is returned as it was.
+        its last attempt (it reads ``failed``). Either way the record is returned as it was
+        (a cancelled ``scheduled`` task gives back its slot).
 
         Whichever lands first of this write and a worker's claim wins: both are conditioned
         on the state the other one changes.
@@ -178,27 +182,35 @@ class TaskStatusStore:
         now = time.time()
         cancellable = ", ".join(f":c{i}" for i in range(len(CANCELLABLE)))
         fields = {"#status": TaskState.CANCELLED.value, "finished_at": _now().isoformat()}
+        request = self._update_request(
+            fields,
+            ["lease", "lease_expires_at", "next_attempt_at"],
+            condition=(
+                f"#owner = :owner AND (#status IN ({cancellable}) OR (#status = :running_now"
+                " AND lease_expires_at < :now AND receive_count < max_receives))"
+            ),
+            values={
+                ":owner": owner,
+                ":running_now": TaskState.RUNNING.value,
+                ":now": _epoch(now),
+                **{f":c{i}": state.value for i, state in enumerate(CANCELLABLE)},
+            },
+            names={"#owner": "owner"},
+        )
         try:
-            written = self._update(
-                task_id,
-                fields,
-                ["lease", "lease_expires_at", "next_attempt_at"],
-                condition=(
-                    f"#owner = :owner AND (#status IN ({cancellable}) OR (#status = :running_now"
-                    " AND lease_expires_at < :now AND receive_count < max_receives))"
-                ),
-                values={
-                    ":owner": owner,
-                    ":running_now": TaskState.RUNNING.value,
-                    ":now": _epoch(now),
-                    **{f":c{i}": state.value for i, state in enumerate(CANCELLABLE)},
-                },
-                names={"#owner": "owner"},
-                return_old=True,
+            response = self._client.update_item(
+                TableName=self._table,
+                Key={"task_id": {"S": task_id}},
+                ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **request,
             )
-        except _Refused as refused:
-            return Cancel(False, _record(_deserialize(refused.item)) if refused.item else None)
-        return Cancel(written, None)
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            item: dict[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
+            return Cancel(False, _record(_deserialize(item)) if item else None)
+        return Cancel(True, _record(_deserialize(response["Attributes"])))
 
     def claim(
         self,
@@ -218,7 +230,7 @@ class TaskStatusStore:
         now = time.time()
         claimable = ", ".join(f":c{i}" for i in range(len(CLAIMABLE)))
         try:
-            self._client.update_item(
+            response = self._client.update_item(
                 TableName=self._table,
                 Key={"task_id": {"S": task_id}},
                 UpdateExpression=(
@@ -248,6 +260,8 @@ class TaskStatusStore:
                     }
                 ),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                # The state it left, in the same write: a scheduled one gives back its slot.
+                ReturnValues="UPDATED_OLD",
             )
         except ClientError as error:
             if not _is_condition_failure(error):
@@ -258,7 +272,8 @@ class TaskStatusStore:
             values = _deserialize(old)
             # A retried claim whose first try landed (its response was lost) holds the lease.
             return Claim(values.get("lease") == lease_token, _record(values))
-        return Claim(True, None)
+        previous = response.get("Attributes", {}).get("status", {}).get("S")
+        return Claim(True, None, TaskState(previous) if previous else None)
 
     def finish(
         self,
@@ -415,10 +430,24 @@ class TaskStatusStore:
         condition: str,
         values: dict[str, Any],
         names: dict[str, str] | None = None,
-        return_old: bool = False,
     ) -> bool:
-        """A conditional update; False when refused, or with ``return_old`` a ``_Refused``
-        carrying the record as it was."""
+        """A conditional update; False when refused."""
+        request = self._update_request(
+            fields, remove, condition=condition, values=values, names=names
+        )
+        return self._write("update_item", task_id, **request)
+
+    def _update_request(
+        self,
+        fields: dict[str, Any],
+        remove: list[str],
+        *,
+        condition: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """An UpdateItem's expressions: set ``fields`` (and the times), remove ``remove``, if
+        the record exists and ``condition`` holds."""
         now = _now()
         assignments = {**fields, "updated_at": now.isoformat(), "expires_at": self._expires_at(now)}
         names = {"#status": "status", **(names or {})}
@@ -433,31 +462,20 @@ class TaskStatusStore:
         expression = "SET " + ", ".join(parts)
         if remove:
             expression += " REMOVE " + ", ".join(remove)
-        extra: dict[str, Any] = (
-            {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if return_old else {}
-        )
-        return self._write(
-            "update_item",
-            task_id,
-            UpdateExpression=expression,
-            ConditionExpression=f"attribute_exists(task_id) AND ({condition})",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=_serialize(expression_values),
-            return_old=return_old,
-            **extra,
-        )
+        return {
+            "UpdateExpression": expression,
+            "ConditionExpression": f"attribute_exists(task_id) AND ({condition})",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": _serialize(expression_values),
+        }
 
-    def _write(
-        self, operation: str, task_id: str, *, return_old: bool = False, **parameters: Any
-    ) -> bool:
+    def _write(self, operation: str, task_id: str, **parameters: Any) -> bool:
         try:
             getattr(self._client, operation)(
                 TableName=self._table, Key={"task_id": {"S": task_id}}, **parameters
             )
         except ClientError as error:
             if _is_condition_failure(error):
-                if return_old:
-                    raise _Refused(error.response.get("Item")) from None  # type: ignore[arg-type]
                 return False
             raise
         return True
@@ -488,14 +506,6 @@ def timestamp(moment: datetime) -> str:
     """A UTC time as fixed-width ISO 8601 text (always microseconds), so that text order is
     time order. ``isoformat()`` alone drops the microseconds when they are zero."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-class _Refused(Exception):
-    """A conditional write refused; ``item`` is the record as it was (None: no record)."""
-
-    def __init__(self, item: dict[str, Any] | None) -> None:
-        super().__init__("condition refused")
-        self.item = item
 
 
 def truncate(text: str, limit: int = MAX_ERROR_CHARS) -> str:

@@ -7,7 +7,7 @@ from fastapi import HTTPException, Path, Query, status
 from fastapi.responses import RedirectResponse
 
 from app import aws
-from app.api.deps import Owner, Schedules, SettingsDep, StatusStore, TaskList
+from app.api.deps import Owner, Schedules, SettingsDep, Slots, StatusStore, TaskList
 from app.api.routing import APIRouter
 from app.observability import logger
 from app.tasks.lifecycle import refuses_cancel
@@ -89,7 +89,7 @@ def get_task_result(
     },
 )
 def cancel_task(
-    task_id: TaskId, store: StatusStore, owner: Owner, schedules: Schedules
+    task_id: TaskId, store: StatusStore, owner: Owner, schedules: Schedules, slots: Slots
 ) -> TaskStatus:
     """Cancel one of your tasks that has not started (queued, scheduled or waiting to retry)."""
     result = store.cancel(task_id, owner=owner)
@@ -102,6 +102,9 @@ def cancel_task(
             f"the task is {state.value}: only a task that has not "
             "started (queued, scheduled, or failed and waiting to retry) can be cancelled",
         )
+    if result.record is not None and result.record.state is TaskState.SCHEDULED:
+        # It leaves `scheduled` here, so no claim will give its owner's slot back.
+        slots.release(owner)
     if schedules.configured:
         # The status is final already: a schedule that fires anyway sends a message the
         # worker drops. Deleting it saves that delivery; none (it fired, or the task was

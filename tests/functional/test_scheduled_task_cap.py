@@ -6,6 +6,7 @@ handlers on moto, with the local scheduler firing what is due.
 """
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 
 from app import aws
 from app.config import get_settings
-from app.tasks.schedule_slots import ScheduleSlots, counter_key
+from app.tasks.schedule_slots import COUNTER_LIFETIME, ScheduleSlots, counter_key
 from tests.faults import AwsFaults, Fault
 from tests.functional.callers import ALICE, BOB, call, uploads_of
 from tests.functional.schedules import (
@@ -78,6 +79,12 @@ def test_at_the_cap_a_scheduled_task_is_a_429_and_nothing_is_written(capped: Sta
     assert outstanding(capped) == CAP
     # AND a task due within 900 s (no schedule) is not capped
     assert process(capped, "delay_seconds=60")["statusCode"] == 202
+    # AND the counter outlives any task it counts (a year ahead at most), then expires by TTL
+    item = capped.dynamodb.get_item(
+        TableName=capped.env["QUOTA_TABLE_NAME"], Key={"id": {"S": counter_key("local")}}
+    )["Item"]
+    expires_at = int(item["expires_at"]["N"])
+    assert time.time() + 366 * 86400 < expires_at <= time.time() + COUNTER_LIFETIME.total_seconds()
 
 
 def test_a_batch_larger_than_the_room_left_is_refused_whole(capped: Stack) -> None:
@@ -113,6 +120,10 @@ def test_a_worker_claiming_a_scheduled_task_frees_its_slot(capped: Stack) -> Non
     first = accepted(process(capped, run_at(when)))
     accepted(in_an_hour(capped))
     assert in_an_hour(capped)["statusCode"] == 429
+    # GIVEN a task queued for now, run by a worker: it held no slot and gives none back
+    accepted(process(capped, "delay_seconds=0"))
+    worker_takes_visible(capped)
+    assert outstanding(capped) == CAP
     # WHEN the first one's schedule fires and a worker claims and runs it
     fire_due(when + timedelta(seconds=1))
     worker_takes_visible(capped)

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     email_allowed_domains: Annotated[frozenset[str], NoDecode] = frozenset()
     emails_per_hour: int = Field(default=20, ge=0)
     tasks_per_hour: int = Field(default=500, ge=0)
+    # Tasks due beyond 900 s are EventBridge Scheduler schedules, of which an account holds a
+    # bounded number: each owner may have this many outstanding (app.tasks.schedule_slots).
+    max_scheduled_tasks_per_owner: int = Field(default=1000, ge=0)
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
     upload_expiry_seconds: int = Field(default=300, ge=1, le=3600)
     max_request_bytes: int = Field(default=1024 * 1024, ge=1)

@@ -13,6 +13,7 @@ from app.config import Settings
 from app.tasks import listing
 from app.tasks.envelope import PAYLOAD_PREFIX
 from app.tasks.periodic import TASK_ID_PREFIX
+from app.tasks.schedule_slots import KEY_SUFFIX
 from app.tasks.schedules import SCHEDULE_PREFIX
 from infra.local.resources import planned_physical
 from infra.local.template import (
@@ -360,12 +361,23 @@ def test_worker_runs_with_its_own_role_of_exact_grants(
     # AND dead-letters into the DLQ only
     assert granted["sqs:SendMessage"] == {physical.attribute("DeadLetterQueue", "Arn")}
     # AND reads, updates and (periodic runs' only) creates task records one at a time (no
-    # Scan, Query, Batch*)
+    # Scan, Query, Batch*), and gives back owners' scheduled-task slots
     task_table = physical.attribute("TaskTable", "Arn")
+    quota_table = physical.attribute("QuotaTable", "Arn")
     assert {a: r for a, r in granted.items() if a.startswith("dynamodb:")} == {
         "dynamodb:GetItem": {task_table},
-        "dynamodb:UpdateItem": {task_table},
+        "dynamodb:UpdateItem": {task_table, quota_table},
         "dynamodb:PutItem": {task_table},
+    }
+    # AND of the quota table, only the scheduled-task counters, never an hourly quota
+    [release] = [
+        st
+        for owner, st in statements(template)
+        if owner == "WorkerFunction" and st["Resource"] == {"Fn::GetAtt": ["QuotaTable", "Arn"]}
+    ]
+    assert actions(release) == ["dynamodb:UpdateItem"]
+    assert release["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"*{KEY_SUFFIX}"]}
     }
     [create] = [
         st

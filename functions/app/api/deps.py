@@ -12,6 +12,7 @@ from app.config import Settings, get_settings
 from app.files.keys import Uploads
 from app.notifications.email import Mailer
 from app.tasks.listing import TaskListing
+from app.tasks.schedule_slots import ScheduleSlots
 from app.tasks.schedules import TaskSchedules
 from app.tasks.sender import TaskSender
 from app.tasks.status import TaskStatusStore
@@ -98,6 +99,13 @@ def get_task_schedules(settings: SettingsDep) -> TaskSchedules:
 Schedules = Annotated[TaskSchedules, Depends(get_task_schedules)]
 
 
+def get_schedule_slots(settings: SettingsDep) -> ScheduleSlots:
+    return ScheduleSlots(aws.dynamodb(), settings.quota_table_name)
+
+
+Slots = Annotated[ScheduleSlots, Depends(get_schedule_slots)]
+
+
 def get_trace_header(request: Request) -> str | None:
     """The request's X-Ray trace header: API Gateway's, else the one Lambda sets per invoke."""
     return request.headers.get("x-amzn-trace-id") or os.environ.get("_X_AMZN_TRACE_ID")
@@ -110,6 +118,7 @@ def get_task_sender(
     owner: Owner,
     trace_header: Annotated[str | None, Depends(get_trace_header)],
     schedules: Schedules,
+    slots: Slots,
 ) -> TaskSender:
     return TaskSender(
         sqs=aws.sqs(),
@@ -122,6 +131,8 @@ def get_task_sender(
         trace_header=trace_header,
         metrics_namespace=settings.powertools_metrics_namespace,
         schedules=schedules,
+        slots=slots,
+        max_scheduled=settings.max_scheduled_tasks_per_owner,
     )
 
 

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from app.api.quota import QuotaExceeded
 from app.observability import logger
+from app.tasks.schedule_slots import TooManyScheduled
 from app.tasks.sender import InvalidTaskRequest, TaskSendError
 
 # A 422 names what is wrong; echoing a whole 1 MiB body back would only cost bandwidth. The
@@ -26,6 +27,7 @@ def add_error_handlers(application: FastAPI) -> None:
     application.add_exception_handler(TaskSendError, _task_not_accepted)  # type: ignore[arg-type]
     application.add_exception_handler(InvalidTaskRequest, _invalid_task)  # type: ignore[arg-type]
     application.add_exception_handler(QuotaExceeded, _quota_exceeded)  # type: ignore[arg-type]
+    application.add_exception_handler(TooManyScheduled, _too_many_scheduled)  # type: ignore[arg-type]
     application.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     application.add_exception_handler(RecursionError, _too_deep)  # type: ignore[arg-type]
     application.add_exception_handler(ClientError, _aws_failed)
@@ -74,6 +76,12 @@ async def _quota_exceeded(request: Request, error: QuotaExceeded) -> JSONRespons
         status_code=status.HTTP_429_TOO_MANY_REQUESTS,
         headers={"Retry-After": str(error.retry_after)},
     )
+
+
+async def _too_many_scheduled(request: Request, error: TooManyScheduled) -> JSONResponse:
+    # No Retry-After: a slot frees when one of the owner's scheduled tasks comes due or is
+    # cancelled, which no clock here can tell.
+    return JSONResponse({"detail": str(error)}, status_code=status.HTTP_429_TOO_MANY_REQUESTS)
 
 
 async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:

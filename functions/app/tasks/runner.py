@@ -49,6 +49,7 @@ from app.tasks.lifecycle import (
 from app.tasks.progress import ProgressReporter
 from app.tasks.registry import PermanentTaskError, TaskDefinition, TaskRegistry, TaskResult
 from app.tasks.results import StoredResult, store_result
+from app.tasks.schedule_slots import ScheduleSlots
 from app.tasks.status import TaskStatusStore, truncate
 
 if TYPE_CHECKING:
@@ -110,6 +111,7 @@ class TaskRunner:
         pause: Callable[[float], None] = time.sleep,
         progress_interval: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        slots: ScheduleSlots | None = None,
     ) -> None:
         self._registry = registry
         self._store = store
@@ -125,6 +127,8 @@ class TaskRunner:
         # A task's progress reaches its status at most once per interval (app.tasks.progress).
         self._progress_interval = progress_interval
         self._clock = clock
+        # A scheduled task's claim gives back its owner's slot (app.tasks.schedule_slots).
+        self._slots = slots
         # The time left in the invocation of the record this thread runs (records of a
         # batch run in threads of their own), which bounds the write retries.
         self._invocation = threading.local()
@@ -207,6 +211,8 @@ class TaskRunner:
         if not claim.claimed:
             self._not_claimed(record, lifecycle.on_delivery(claim.record, delivery))
             return
+        if claim.previous is TaskState.SCHEDULED and self._slots is not None:
+            self._slots.release(envelope.owner)
         if remaining() / 1000 < budget:
             # The claim itself took the time (throttling, retries): an effect started now
             # could be cut off by the deadline before its outcome is written.

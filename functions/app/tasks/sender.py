@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from app.observability import logger
 from app.tasks.envelope import TaskEnvelope, payload_key
 from app.tasks.registry import TaskDefinition
+from app.tasks.schedule_slots import ScheduleSlots
 from app.tasks.schedules import MAX_INPUT_BYTES, TaskSchedules, seconds_until
 from app.tasks.status import TaskStatusStore
 
@@ -157,10 +158,13 @@ class TaskSender:
         trace_header: str | None = None,
         metrics_namespace: str | None = None,
         schedules: TaskSchedules | None = None,
+        slots: ScheduleSlots | None = None,
+        max_scheduled: int = 0,
     ) -> None:
         """``trace_header`` is the request's X-Ray header (Lambda's ``_X_AMZN_TRACE_ID``),
         passed on to SQS so the worker's trace links to the request's. ``schedules`` makes
-        tasks due beyond 900 s; without it they are refused."""
+        tasks due beyond 900 s; without it they are refused. ``slots`` caps the owner's
+        outstanding scheduled tasks at ``max_scheduled``."""
         self._sqs = sqs
         self._owner = owner
         self._s3 = s3
@@ -172,6 +176,8 @@ class TaskSender:
         self._metrics_namespace = metrics_namespace
         self._fifo = queue_url.endswith(".fifo")
         self._schedules = schedules
+        self._slots = slots
+        self._max_scheduled = max_scheduled
 
     def send[A: BaseModel](
         self,
@@ -192,9 +198,14 @@ class TaskSender:
         """Queue several tasks in as few SendMessageBatch calls as SQS allows.
 
         Each task's status record is written before its message, so nothing runs without a
-        status; a task SQS refused has its record removed again.
+        status; a task SQS refused has its record removed again. Tasks that become
+        schedules take the owner's slots first (TooManyScheduled, and nothing written, when
+        there are not enough); a refused schedule gives its slot back.
         """
         outgoing = [self._prepare(request) for request in requests]
+        scheduled = sum(1 for item in outgoing if item.run_at is not None)
+        if self._slots is not None:
+            self._slots.reserve(self._owner, scheduled, self._max_scheduled)
         created: list[str] = []
         try:
             for item in outgoing:
@@ -209,6 +220,7 @@ class TaskSender:
         except (ClientError, BotoCoreError) as error:
             logger.exception("could not record the tasks' status; none was sent")
             self._discard(created)
+            self._release(scheduled)
             raise TaskSendError(
                 f"the task status store refused {len(outgoing)} task(s): {_error_code(error)}"
             ) from error
@@ -227,6 +239,9 @@ class TaskSender:
         may_run = [task_id for task_id, item in unsent.items() if item.maybe_sent]
         refused = [task_id for task_id, item in unsent.items() if not item.maybe_sent]
         self._discard(refused)
+        self._release(
+            sum(1 for item in outgoing if item.run_at and item.envelope.task_id in set(refused))
+        )
         reasons = "; ".join(sorted({item.reason for item in unsent.values()}))
         parts = []
         if refused:
@@ -256,6 +271,10 @@ class TaskSender:
                     "reads queued until it expires",
                     extra={"id": task_id},
                 )
+
+    def _release(self, count: int) -> None:
+        if self._slots is not None:
+            self._slots.release(self._owner, count)
 
     def _schedule(self, item: _Outgoing) -> _Unsent | None:
         """Create the task's schedule; what went wrong, if it may not exist."""

@@ -82,10 +82,12 @@ class TaskStatus(BaseModel):
 
 @dataclass(frozen=True)
 class Claim:
-    """A claim's answer: whether this worker now holds the task, else the record as it was."""
+    """A claim's answer: whether this worker now holds the task, else the record as it was;
+    ``previous`` is the state the claim moved the task from (None: not known)."""
 
     claimed: bool
     record: Record | None
+    previous: TaskState | None = None
 
 
 @dataclass(frozen=True)
@@ -276,7 +278,7 @@ class TaskStatusStore:
         now = time.time()
         claimable = ", ".join(f":c{i}" for i in range(len(CLAIMABLE)))
         try:
-            self._client.update_item(
+            response = self._client.update_item(
                 TableName=self._table,
                 Key={"task_id": {"S": task_id}},
                 UpdateExpression=(
@@ -306,6 +308,8 @@ class TaskStatusStore:
                     }
                 ),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                # The state it left, in the same write: a scheduled one gives back its slot.
+                ReturnValues="UPDATED_OLD",
             )
         except ClientError as error:
             if not _is_condition_failure(error):
@@ -316,7 +320,8 @@ class TaskStatusStore:
             values = _deserialize(old)
             # A retried claim whose first try landed (its response was lost) holds the lease.
             return Claim(values.get("lease") == lease_token, _record(values))
-        return Claim(True, None)
+        previous = response.get("Attributes", {}).get("status", {}).get("S")
+        return Claim(True, None, TaskState(previous) if previous else None)
 
     def finish(
         self,

@@ -11,6 +11,7 @@ from app.maintenance import expired_results
 from app.tasks.periodic import schedules
 from app.tasks.registry import registry
 from app.tasks.runner import RetryPolicy, TaskRunner
+from app.tasks.schedule_slots import ScheduleSlots
 from app.tasks.status import TaskStatusStore
 
 __all__ = ["catalog", "queue_url", "task_runner"]
@@ -54,6 +55,7 @@ def task_runner() -> TaskRunner:
             settings.max_receive_count, settings.retry_base_seconds, settings.retry_max_seconds
         ),
         progress_interval=settings.task_progress_interval_seconds,
+        slots=ScheduleSlots(aws.dynamodb(), settings.quota_table_name),
     )
 
 

@@ -6,7 +6,7 @@ from fastapi import HTTPException, Path, Query, status
 from fastapi.responses import RedirectResponse
 
 from app import aws
-from app.api.deps import Owner, Schedules, SettingsDep, StatusStore, TaskList
+from app.api.deps import Owner, Schedules, SettingsDep, Slots, StatusStore, TaskList
 from app.api.routing import APIRouter
 from app.observability import logger
 from app.tasks.listing import DEFAULT_LIMIT, MAX_CURSOR_CHARS, MAX_LIMIT, InvalidCursor, TaskPage
@@ -87,7 +87,7 @@ def get_task_result(
     },
 )
 def cancel_task(
-    task_id: TaskId, store: StatusStore, owner: Owner, schedules: Schedules
+    task_id: TaskId, store: StatusStore, owner: Owner, schedules: Schedules, slots: Slots
 ) -> TaskStatus:
     """Cancel one of your tasks that has not started (queued, scheduled or waiting to retry)."""
     result = store.cancel(task_id, owner=owner)
@@ -101,17 +101,20 @@ def cancel_task(
             "started (queued, scheduled, or failed and waiting to retry) can be cancelled",
         )
     assert result.status is not None
-    if result.cancelled_from is TaskState.SCHEDULED and schedules.configured:
-        # The status is final already: a schedule that fires anyway sends a message the
-        # worker drops. Deleting it saves that delivery; none (it fired) is fine. Only a
-        # task that was scheduled has one.
-        try:
-            schedules.delete(task_id)
-        except Exception:
-            logger.exception(
-                "could not delete the cancelled task's schedule; if it fires, "
-                "the worker drops its message"
-            )
+    if result.cancelled_from is TaskState.SCHEDULED:
+        # It leaves `scheduled` here, so no claim will give its owner's slot back.
+        slots.release(owner)
+        if schedules.configured:
+            # The status is final already: a schedule that fires anyway sends a message the
+            # worker drops. Deleting it saves that delivery; none (it fired) is fine. Only a
+            # task that was scheduled has one.
+            try:
+                schedules.delete(task_id)
+            except Exception:
+                logger.exception(
+                    "could not delete the cancelled task's schedule; if it fires, "
+                    "the worker drops its message"
+                )
     return result.status
 
 

@@ -6,9 +6,11 @@ its context attributes replaced by their values as EventBridge does, as the mess
 """
 
 import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -17,6 +19,7 @@ from app.tasks.periodic import SYSTEM_OWNER
 from app.tasks.results import TASK_ID_METADATA
 from app.worker import wiring
 from infra.local.template import function_settings, load_template, properties
+from tests.functional.callers import ALICE, call
 from tests.functional.stack import Stack
 from tests.lambda_context import FakeContext
 
@@ -144,6 +147,47 @@ def test_no_caller_reads_the_systems_tasks(stack: Stack, later: None) -> None:
     deliver(stack, firing())
     # WHEN the local owner asks for it by id THEN it is unknown to them
     assert stack.api("get-task", path=f"/tasks/{TASK_ID}")["statusCode"] == 404
+
+
+def listed_ids(stack: Stack, claims: dict[str, Any] | None, query: str = "") -> list[str]:
+    """Every task id GET /tasks gives the caller, following next_cursor to the end."""
+    ids: list[str] = []
+    cursor = ""
+    while True:
+        text = "&".join(part for part in (query, cursor and f"cursor={cursor}") if part)
+        response = call(stack, "http-api-v2", "GET", "/tasks", query=text, claims=claims)
+        assert response["statusCode"] == 200, response["body"]
+        body = json.loads(response["body"])
+        ids += [task["task_id"] for task in body["tasks"]]
+        if body["next_cursor"] is None:
+            return ids
+        cursor = body["next_cursor"]
+
+
+@pytest.mark.parametrize("auth", ["off", "on"])
+def test_no_caller_lists_the_systems_tasks(
+    stack: Stack, later: None, auth: str, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN a periodic run that succeeded, and a task of the caller's own (the local owner
+    # with auth off, Alice with it on)
+    claims = ALICE if auth == "on" else None
+    if auth == "on":
+        request.getfixturevalue("stack_with_auth")
+    deliver(stack, firing())
+    assert stack.store.get(TASK_ID) is not None
+    own = uuid.uuid4().hex
+    owner = ALICE["sub"] if claims else "local"
+    stack.store.create_queued(own, "process_file", None, owner=owner)
+    # WHEN the caller lists their tasks, all of them and the succeeded ones
+    everything = listed_ids(stack, claims, "limit=1")
+    succeeded = listed_ids(stack, claims, "status=succeeded")
+    # THEN they see their own task and never the system's
+    assert everything == [own]
+    assert succeeded == []
+    # AND a token naming the system owner lists nothing at all
+    if auth == "on":
+        refused = call(stack, "http-api-v2", "GET", "/tasks", claims={"sub": SYSTEM_OWNER})
+        assert refused["statusCode"] == 403
 
 
 def test_a_periodic_run_that_dies_can_be_redriven_like_any_task(stack: Stack) -> None:

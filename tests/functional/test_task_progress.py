@@ -1,5 +1,6 @@
 """A task's progress through the worker on moto: throttled writes, shown while it runs."""
 
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,12 +10,14 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 
 from app import aws
 from app.config import get_settings
+from app.files import processing
 from app.tasks.context import TaskContext
 from app.tasks.processor import processor_for
 from app.tasks.registry import registry
 from app.tasks.runner import RetryPolicy, TaskRunner
 from app.tasks.sender import TaskSender
 from app.tasks.status import TaskStatusStore
+from app.worker import wiring
 from tests.faults import AwsFaults, Fault
 from tests.functional import sample_tasks
 from tests.functional.stack import Stack
@@ -228,3 +231,65 @@ def test_a_fraction_out_of_range_fails_the_attempt_with_a_clear_error(
     assert status["last_error"] == (
         "ValueError: progress fraction must be between 0 and 1 (1 = done), not 1.5"
     )
+
+
+class WatchingClock(Clock):
+    """Moves ``step`` seconds at each progress report, after reading the task's status as
+    ``GET /tasks/{id}`` answers it: what a client polling meanwhile would see."""
+
+    def __init__(self, stack: Stack, step: float) -> None:
+        super().__init__()
+        self.stack = stack
+        self.step = step
+        self.task_id = ""
+        self.seen: list[dict[str, Any]] = []
+
+    def __call__(self) -> float:
+        self.seen.append(self.stack.task_status(self.task_id))
+        self.now += self.step
+        return self.now
+
+
+def test_processing_a_file_reports_how_much_of_it_was_read(
+    stack: Stack, updates: list[dict[str, Any]]
+) -> None:
+    # GIVEN a 3.5 MiB upload (read in 1 MiB chunks: four reports) and its processing queued
+    mib = 1024 * 1024
+    body = b"0123456789abcde\n" * (7 * mib // 32)
+    assert len(body) == 3.5 * mib
+    stack.upload("uploads/local/big.csv", body)
+    task_id = TaskSender(
+        sqs=aws.sqs(),
+        s3=aws.s3(),
+        store=stack.store,
+        queue_url=stack.queue_url,
+        bucket=stack.bucket,
+        owner="local",
+        correlation_id="corr-file-progress",
+    ).send(
+        processing.process_file, processing.ProcessFileArguments(file_path="uploads/local/big.csv")
+    )
+    wiring.task_runner()  # the worker's wiring gives process_file its S3 reader
+    clock = WatchingClock(stack, step=3)
+    clock.task_id = task_id
+    # WHEN the worker runs it, 3 s passing between reports (the interval is 5 s)
+    assert run_worker(stack, clock) == {"batchItemFailures": []}
+    # THEN the reports at 3 and 9 s were written (5 s or more after the last), none between
+    messages = [
+        w["ExpressionAttributeValues"][":progress"]["M"]["message"]["S"]
+        for w in progress_writes(updates)
+    ]
+    assert messages == ["1.0 of 3.5 MiB", "3.0 of 3.5 MiB"]
+    # AND a client polling meanwhile saw it running with the share read so far
+    assert [s["status"] for s in clock.seen] == ["running"] * 4
+    assert clock.seen[0]["progress"] is None
+    shown = [(s["progress"]["fraction"], s["progress"]["message"]) for s in clock.seen[1:]]
+    # (the status store keeps three decimals of a fraction)
+    assert shown == [(0.286, "1.0 of 3.5 MiB")] * 2 + [(0.857, "3.0 of 3.5 MiB")]
+    # AND the result is what it was without progress: the whole file's size, lines and hash
+    status = stack.task_status(task_id)
+    assert status["status"] == "succeeded"
+    assert status["progress"] is None
+    assert status["result"]["size_bytes"] == len(body)
+    assert status["result"]["lines"] == body.count(b"\n")
+    assert status["result"]["sha256"] == hashlib.sha256(body).hexdigest()

@@ -1,14 +1,21 @@
-"""The local scheduler fires the schedules moto stores, on an injected clock."""
+"""The local scheduler fires the schedules moto stores, on an injected clock.
+
+The stack here holds the template's resources but none of its own schedules (the periodic
+tasks', due at fixed times of day): each test fires only schedules it made, so none depends
+on when it runs. The stack is built at two times of day (moto's clock pinned), one of them
+just before the expired-results sweep's 03:15 UTC, to keep it so.
+"""
 
 import copy
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 import pytest
 from moto import mock_aws
+from moto.scheduler import models as moto_scheduler
 
 from infra.local.resources import create_resources
 from infra.local.scheduler import Firing, LocalScheduler
@@ -27,9 +34,11 @@ CONTEXT = {
 }
 
 
-def with_periodic_schedule(template: Template) -> Template:
-    """template.yaml plus a Schedule resource, as a periodic task's would be written."""
+def with_probe_schedule_only(template: Template) -> Template:
+    """template.yaml without its own schedules, plus one written as a periodic task's is."""
     extended = copy.deepcopy(template)
+    for logical_id in logical_ids(template, "AWS::Scheduler::Schedule"):
+        del extended["Resources"][logical_id]
     extended["Resources"]["ProbeSchedule"] = {
         "Type": "AWS::Scheduler::Schedule",
         "Properties": {
@@ -48,7 +57,7 @@ def with_periodic_schedule(template: Template) -> Template:
 
 
 def template_schedules(physical: Physical, template: Template) -> set[str]:
-    """The local names of the template's own schedules (the probe and the periodic tasks')."""
+    """The local names of the stack's template schedules (the probe alone)."""
     return {physical.ref(id_) for id_ in logical_ids(template, "AWS::Scheduler::Schedule")}
 
 
@@ -60,10 +69,23 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def stack() -> Iterator[tuple[Physical, Template]]:
+# A time of day to build the stack at, or None for the real clock. 03:13 UTC is two minutes
+# before the template's daily sweep: a test that fired the template's schedules would see it.
+TIMES_OF_DAY = [None, time(3, 13, tzinfo=UTC)]
+
+
+@pytest.fixture(params=TIMES_OF_DAY, ids=["now", "0313utc"])
+def stack(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Physical, Template]]:
+    at: time | None = request.param
+    if at is not None:
+        # moto stamps a schedule's CreationDate (where a rate() counts from) with unix_time().
+        pinned = datetime.combine(datetime.now(UTC).date(), at).timestamp()
+        monkeypatch.setattr(moto_scheduler, "unix_time", lambda: pinned)
     with mock_aws():
-        template = with_periodic_schedule(load_template())
+        template = with_probe_schedule_only(load_template())
+        assert logical_ids(template, "AWS::Scheduler::Schedule") == ["ProbeSchedule"]
         yield create_resources(template), template
 
 
@@ -169,7 +191,7 @@ def test_a_one_time_schedule_fires_once_and_deletes_itself_if_asked(
     stack: tuple[Physical, Template],
 ) -> None:
     physical, template = stack
-    periodic = template_schedules(physical, template)
+    probe = template_schedules(physical, template)
     group = physical.ref("TaskScheduleGroup")
     when = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
     create_one_time(physical, "goes", when, delete_after=True)
@@ -177,12 +199,12 @@ def test_a_one_time_schedule_fires_once_and_deletes_itself_if_asked(
     clock = Clock(when - timedelta(seconds=1))
     local = LocalScheduler(clock=clock)
     # WHEN it looks just before, then after both are due, then again
-    assert names(local.poll_once()) <= periodic
+    assert names(local.poll_once()) <= probe
     clock.now = when + timedelta(minutes=3)
     firings = local.poll_once()
     clock.now = when + timedelta(minutes=10)
-    assert names(local.poll_once()) <= periodic
-    # THEN each fired once (besides the template's periodic schedules, due long before 2030)
+    assert names(local.poll_once()) <= probe
+    # THEN each fired once (besides the probe's rate schedule, due long before 2030)
     bodies = [json.loads(m["Body"]) for m in drain(physical.ref("TaskQueue"))]
     assert sorted(body["task"] for body in bodies if "task" in body) == ["goes", "stays"]
     # AND the one with ActionAfterCompletion DELETE is gone, the other kept
@@ -250,7 +272,7 @@ def test_disabled_schedules_and_other_targets_are_not_fired(
     )
     # WHEN it looks after both are due
     fired = LocalScheduler(clock=Clock(when + timedelta(minutes=1))).poll_once()
-    # THEN neither fired (only the template's periodic schedules did), and both remain
+    # THEN neither fired (only the probe's rate schedule did), and both remain
     assert {f.schedule_arn.rsplit("/", 1)[1] for f in fired} == template_schedules(
         physical, template
     )

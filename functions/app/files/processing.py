@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,6 +17,13 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 CHUNK_BYTES = 1024 * 1024
+
+# A task context's progress(fraction, message); the status store throttles the writes.
+Report = Callable[[float, str | None], None]
+
+
+def _no_report(fraction: float, message: str | None = None) -> None:
+    """Nobody is watching (a direct call)."""
 
 
 class UploadMissingError(Exception):
@@ -34,8 +42,12 @@ class FileProcessor:
     bucket: str
     uploads: Uploads
 
-    def summarise(self, key: str, owner: str) -> TaskResult:
-        """Size, line count and SHA-256 of ``owner``'s upload ``key``, stored as a result too."""
+    def summarise(self, key: str, owner: str, report: Report = _no_report) -> TaskResult:
+        """Size, line count and SHA-256 of ``owner``'s upload ``key``, stored as a result too.
+
+        Reads a chunk at a time (one chunk in memory), reporting after each the share of the
+        object read so far: ``report(0.24, "1.2 of 5.0 MiB")``.
+        """
         try:
             # Again here, not only in the API: a forged message cannot reach another's files.
             self.uploads.check_owned(key, owner)
@@ -49,10 +61,13 @@ class FileProcessor:
             raise
         digest = hashlib.sha256()
         size = lines = 0
+        total = stored["ContentLength"]
         for chunk in stored["Body"].iter_chunks(CHUNK_BYTES):
             digest.update(chunk)
             size += len(chunk)
             lines += chunk.count(b"\n")
+            if total:
+                report(min(size / total, 1.0), _read_of(size, total))
         result_key = self.uploads.result_key(key, owner)
         result: TaskResult = {
             "file_path": key,
@@ -70,6 +85,14 @@ class FileProcessor:
         return result
 
 
+def _read_of(done: int, total: int) -> str:
+    """``"1.2 of 5.0 MiB"``, in the unit that suits ``total``."""
+    for unit, scale in (("MiB", 1024 * 1024), ("KiB", 1024)):
+        if total >= scale:
+            return f"{done / scale:.1f} of {total / scale:.1f} {unit}"
+    return f"{done} of {total} bytes"
+
+
 _processor: FileProcessor | None = None
 
 
@@ -81,7 +104,7 @@ def use(processor: FileProcessor) -> None:
 
 @task("process_file")
 def process_file(arguments: ProcessFileArguments, context: TaskContext) -> TaskResult:
-    """Size, line count and SHA-256 of one of the task owner's uploads."""
+    """Size, line count and SHA-256 of one of the task owner's uploads, with its progress."""
     if _processor is None:
         raise RuntimeError("app.files.processing.use() was not called by the worker's wiring")
-    return _processor.summarise(arguments.file_path, context.owner)
+    return _processor.summarise(arguments.file_path, context.owner, context.progress)

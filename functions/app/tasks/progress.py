@@ -1,10 +1,12 @@
 """A running task's progress: what it reports, and how often that reaches DynamoDB.
 
 A task may report as often as it likes; the status record is written at most once per
-``interval`` seconds (the first report at once, then the latest report once the interval has
-passed since the last write), so a loop that reports every row costs a few writes, not one per
-row. Reports in between are kept only in memory: the outcome write clears the progress anyway
-(a finished task has no progress, only a state), so nothing is flushed at the end.
+``interval`` seconds: the first report at once, then the first report made once the interval
+has passed since the last write. Reports in between are dropped, not kept: writing one later
+would need a timer, and the next report that is due carries newer news anyway. So a loop that
+reports every row costs a few writes, not one per row; a last report followed by quiet work
+(0.99, then a long upload) may never be written. The outcome write clears the progress (a
+finished task has no progress, only a state), so nothing is flushed at the end.
 
 A write holds only while this worker holds the task's lease (the outcome's own condition), so
 a worker that lost its lease cannot overwrite the progress of the attempt that replaced it. A

@@ -268,11 +268,12 @@ def test_a_cancel_is_one_write_and_deletes_a_schedule_only_for_a_scheduled_task(
     # WHEN the scheduled one is cancelled
     aws_calls.clear()
     response = cancel(stack, scheduled)
-    # THEN the write, then its schedule's deletion, and nothing else
+    # THEN the write, its owner's scheduled-task slot given back, then its schedule's
+    # deletion, and nothing else
     assert response["statusCode"] == 200, response["body"]
     assert body(response)["status"] == "cancelled"
     assert body(response)["run_at"] is not None
-    assert aws_calls == ["dynamodb:UpdateItem", "scheduler:DeleteSchedule"]
+    assert aws_calls == ["dynamodb:UpdateItem", "dynamodb:UpdateItem", "scheduler:DeleteSchedule"]
     assert schedule_of(stack, scheduled) is None
     # AND the answer is what GET /tasks/{id} reads
     for task_id, response_body in ((queued, None), (scheduled, body(response))):

@@ -248,7 +248,7 @@ class TaskLifecycle(RuleBasedStateMachine):
         ) or (
             self.record.state is TaskState.RUNNING
             and self.record.lease_expires_at is not None
-            and self.record.lease_expires_at < self.now
+            and self.record.lease_expires_at <= self.now
             and self.record.receive_count < self.record.max_receives
         )
         assert store_allows == (refused is None), (self.record, self.now)

@@ -223,7 +223,7 @@ class TaskStatusStore:
                     f"#owner = :owner AND expires_at > :now_whole AND (#status IN ({cancellable})"
                     " OR (#status = :scheduled AND (attribute_not_exists(run_at) OR"
                     " run_at > :undelivered)) OR (#status = :running_now AND"
-                    " lease_expires_at < :now AND receive_count < max_receives))"
+                    " lease_expires_at <= :now AND receive_count < max_receives))"
                 ),
                 values={
                     ":owner": owner,
@@ -289,7 +289,7 @@ class TaskStatusStore:
                 ),
                 ConditionExpression=(
                     f"attribute_exists(task_id) AND #owner = :owner AND (#status IN ({claimable})"
-                    " OR (#status = :running AND lease_expires_at < :now))"
+                    " OR (#status = :running AND lease_expires_at <= :now))"
                 ),
                 ExpressionAttributeNames={"#status": "status", "#owner": "owner"},
                 ExpressionAttributeValues=_serialize(
@@ -414,7 +414,7 @@ class TaskStatusStore:
                 ["lease", "lease_expires_at", "next_attempt_at", "progress"],
                 condition=(
                     "(#status IN (:queued, :scheduled, :failed)) OR (#status = :running_now AND "
-                    "lease_expires_at < :now AND receive_count < max_receives)"
+                    "lease_expires_at <= :now AND receive_count < max_receives)"
                 ),
                 values={
                     ":queued": TaskState.QUEUED.value,
@@ -439,7 +439,7 @@ class TaskStatusStore:
             ["lease", "lease_expires_at", "finished_at", "next_attempt_at", "progress"],
             condition=(
                 "updated_at = :seen AND (#status IN (:dead, :failed, :queued, :scheduled) OR "
-                "(#status = :running_now AND lease_expires_at < :now))"
+                "(#status = :running_now AND lease_expires_at <= :now))"
             ),
             values={
                 ":seen": seen.updated_at,

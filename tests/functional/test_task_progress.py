@@ -98,17 +98,17 @@ def run_worker(stack: Stack, clock: Clock) -> PartialItemFailureResponse:
     )
 
 
-def test_a_burst_of_100_reports_writes_the_status_once(
+def test_a_short_task_reporting_100_times_writes_no_progress(
     stack: Stack, updates: list[dict[str, Any]]
 ) -> None:
-    # GIVEN a task that reports its progress 100 times in a burst (the clock does not move)
+    # GIVEN a task that reports its progress 100 times in a burst (the clock does not move:
+    # it ends well within the interval)
     task_id = send_reporting_task(stack, 100)
     # WHEN the worker runs it
     assert run_worker(stack, Clock()) == {"batchItemFailures": []}
-    # THEN its record got one progress write (the first report), between claim and outcome
-    [written] = progress_writes(updates)
-    assert written["ExpressionAttributeValues"][":progress"]["M"]["fraction"] == {"N": "0.01"}
-    assert len(updates) == 3
+    # THEN its record got no progress write: claim and outcome, as any short task
+    assert progress_writes(updates) == []
+    assert len(updates) == 2
     # AND the task succeeded, its progress cleared by the outcome
     status = stack.task_status(task_id)
     assert status["status"] == "succeeded"
@@ -127,33 +127,38 @@ def test_reports_reach_the_status_once_per_interval_of_the_clock(
 
     sample_tasks.between_reports = two_seconds_later
     send_reporting_task(stack, 10)
-    # WHEN the worker runs it (reports at 0, 2, 4, ... 18 s)
+    # WHEN the worker runs it (reports at 0, 2, 4, ... 18 s after the attempt started)
     run_worker(stack, clock)
-    # THEN the reports at 0, 6, 12 and 18 s were written, each with its own message
+    # THEN the reports at 6, 12 and 18 s were written (5 s or more after the start or the
+    # last write), each with its own message
     messages = [
         w["ExpressionAttributeValues"][":progress"]["M"]["message"]["S"]
         for w in progress_writes(updates)
     ]
-    assert messages == ["step 1 of 10", "step 4 of 10", "step 7 of 10", "step 10 of 10"]
+    assert messages == ["step 4 of 10", "step 7 of 10", "step 10 of 10"]
 
 
 def test_a_running_tasks_status_shows_its_progress(stack: Stack, hook: None) -> None:
-    # GIVEN a task that reads its own status as a client would, after its first report
+    # GIVEN a task whose second report comes an interval after its start, and that reads
+    # its own status as a client would after each report
+    clock = Clock()
     seen: list[dict[str, Any]] = []
 
     def read_status(context: TaskContext, step: int) -> None:
-        if step == 1:
-            seen.append(stack.task_status(context.task_id))
+        seen.append(stack.task_status(context.task_id))
+        clock.now += 5 if step == 1 else 0
 
     sample_tasks.between_reports = read_status
     task_id = send_reporting_task(stack, 4)
     # WHEN the worker runs it
-    run_worker(stack, Clock())
-    # THEN while running, GET /tasks/{id} showed the fraction, the message and when
-    [running] = seen
-    assert running["status"] == "running"
-    assert running["progress"]["fraction"] == 0.25
-    assert running["progress"]["message"] == "step 1 of 4"
+    run_worker(stack, clock)
+    # THEN while running, GET /tasks/{id} showed no progress before the interval, then the
+    # fraction, the message and when
+    assert [s["status"] for s in seen] == ["running"] * 4
+    assert seen[0]["progress"] is None
+    running = seen[1]
+    assert running["progress"]["fraction"] == 0.5
+    assert running["progress"]["message"] == "step 2 of 4"
     assert running["progress"]["updated_at"] >= running["started_at"]
     # AND once it succeeded, the state says it all
     assert stack.task_status(task_id)["progress"] is None
@@ -162,7 +167,8 @@ def test_a_running_tasks_status_shows_its_progress(stack: Stack, hook: None) -> 
 def test_a_worker_that_lost_its_lease_writes_no_progress(
     stack: Stack, updates: list[dict[str, Any]], hook: None
 ) -> None:
-    # GIVEN a task whose lease passes to another worker after its first report
+    # GIVEN a task whose lease passes to another worker after its first report (which came
+    # before the interval, so was not written)
     clock = Clock()
 
     def lease_taken(context: TaskContext, step: int) -> None:
@@ -182,8 +188,8 @@ def test_a_worker_that_lost_its_lease_writes_no_progress(
     task_id = send_reporting_task(stack, 5)
     # WHEN the first worker goes on reporting
     run_worker(stack, clock)
-    # THEN its one later write was refused, it stopped trying, and the other's progress stands
-    assert len(progress_writes(updates)) == 2
+    # THEN its one due write was refused, it stopped trying, and the other's progress stands
+    assert len(progress_writes(updates)) == 1
     item = stack.dynamodb.get_item(TableName=stack.task_table, Key={"task_id": {"S": task_id}})
     assert item["Item"]["progress"] == {"M": {"fraction": {"N": "0.9"}}}
     assert any("no longer holds the task" in line["message"] for line in stack.logs)
@@ -207,12 +213,13 @@ def test_a_failed_progress_write_does_not_fail_the_task(stack: Stack, hook: None
         result = run_worker(stack, clock)
     finally:
         faults.remove()
-    # THEN every report was tried, each failure logged, and the task succeeded all the same
-    assert fault.injected == 3
+    # THEN every due report (the 2nd and 3rd: the 1st came at the start) was tried, each
+    # failure logged, and the task succeeded all the same
+    assert fault.injected == 2
     assert result == {"batchItemFailures": []}
     assert stack.task_status(task_id)["status"] == "succeeded"
     warnings = [line for line in stack.logs if "progress not written" in line["message"]]
-    assert len(warnings) == 3
+    assert len(warnings) == 2
 
 
 def test_a_fraction_out_of_range_fails_the_attempt_with_a_clear_error(
@@ -272,20 +279,22 @@ def test_processing_a_file_reports_how_much_of_it_was_read(
     wiring.task_runner()  # the worker's wiring gives process_file its S3 reader
     clock = WatchingClock(stack, step=3)
     clock.task_id = task_id
-    # WHEN the worker runs it, 3 s passing between reports (the interval is 5 s)
+    # WHEN the worker runs it, 3 s passing at each look at the clock (the attempt's start,
+    # then each report; the interval is 5 s)
     assert run_worker(stack, clock) == {"batchItemFailures": []}
-    # THEN the reports at 3 and 9 s were written (5 s or more after the last), none between
+    # THEN the reports 6 and 12 s after the start were written (5 s or more after the start
+    # or the last write), none between
     messages = [
         w["ExpressionAttributeValues"][":progress"]["M"]["message"]["S"]
         for w in progress_writes(updates)
     ]
-    assert messages == ["1.0 of 3.5 MiB", "3.0 of 3.5 MiB"]
+    assert messages == ["2.0 of 3.5 MiB", "3.5 of 3.5 MiB"]
     # AND a client polling meanwhile saw it running with the share read so far
-    assert [s["status"] for s in clock.seen] == ["running"] * 4
-    assert clock.seen[0]["progress"] is None
-    shown = [(s["progress"]["fraction"], s["progress"]["message"]) for s in clock.seen[1:]]
+    assert [s["status"] for s in clock.seen] == ["running"] * 5
+    assert [s["progress"] for s in clock.seen[:3]] == [None] * 3
+    shown = [(s["progress"]["fraction"], s["progress"]["message"]) for s in clock.seen[3:]]
     # (the status store keeps three decimals of a fraction)
-    assert shown == [(0.286, "1.0 of 3.5 MiB")] * 2 + [(0.857, "3.0 of 3.5 MiB")]
+    assert shown == [(0.571, "2.0 of 3.5 MiB")] * 2
     # AND the result is what it was without progress: the whole file's size, lines and hash
     status = stack.task_status(task_id)
     assert status["status"] == "succeeded"

@@ -1,8 +1,10 @@
 """A running task's progress: what it reports, and how often that reaches DynamoDB.
 
 A task may report as often as it likes; the status record is written at most once per
-``interval`` seconds: the first report at once, then the first report made once the interval
-has passed since the last write. Reports in between are dropped, not kept: writing one later
+``interval`` seconds: the first report made once the interval has passed since the attempt
+started, then the first made once it has passed since the last write. A task shorter than the
+interval writes none: its outcome comes as soon, and each short task keeps its two writes
+(claim and outcome). Reports in between are dropped, not kept: writing one later
 would need a timer, and the next report that is due carries newer news anyway. So a loop that
 reports every row costs a few writes, not one per row; a last report followed by quiet work
 (0.99, then a long upload) may never be written. The outcome write clears the progress (a
@@ -74,7 +76,8 @@ class ProgressReporter:
         self._lease = lease_token
         self._interval = interval
         self._clock = clock
-        self._last_write: float | None = None
+        # The attempt's start counts as a write: nothing is due before one interval has passed.
+        self._last_write = clock()
         self._lost_lease = False
         # A task may report from threads of its own.
         self._lock = threading.Lock()
@@ -83,7 +86,7 @@ class ProgressReporter:
         report = progress(fraction, message)
         with self._lock:
             now = self._clock()
-            due = self._last_write is None or now - self._last_write >= self._interval
+            due = now - self._last_write >= self._interval
             if not due or self._lost_lease:
                 return
             self._last_write = now

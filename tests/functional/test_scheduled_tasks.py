@@ -17,6 +17,7 @@ from app import aws
 from app.tasks import lifecycle
 from app.tasks import status as status_module
 from app.tasks.redrive import redrive_dead_tasks
+from app.tasks.schedule_slots import counter_key
 from app.tasks.schedules import TaskSchedules, at_expression
 from app.tasks.sender import TaskRequest
 from infra.local.scheduler import LocalScheduler
@@ -269,6 +270,7 @@ def test_a_schedule_that_cannot_deliver_dead_letters_and_the_task_reads_dead_the
     when = later(2 * 3600)
     # WHEN a client asks for a task in two hours
     task_id = accepted(process(stack, run_at(when)))
+    assert slots_taken(stack) == 1
     # THEN its schedule gives what it cannot deliver to the task dead-letter queue
     schedule = schedule_of(stack, task_id)
     assert schedule is not None
@@ -325,6 +327,47 @@ def test_a_schedule_that_cannot_deliver_dead_letters_and_the_task_reads_dead_the
     assert status["status"] == "succeeded", status
     assert status["attempts"] == 1
     assert stack.receive_messages(stack.dead_letter_queue_url) == []
+    # AND its claim gave its owner's scheduled-task slot back, though the redrive had made it
+    # queued first
+    assert slots_taken(stack) == 0
+
+
+def slots_taken(stack: Stack, owner: str = "local") -> int:
+    """The owner's outstanding scheduled-task slots (app.tasks.schedule_slots)."""
+    item = stack.dynamodb.get_item(
+        TableName=stack.env["QUOTA_TABLE_NAME"], Key={"id": {"S": counter_key(owner)}}
+    ).get("Item")
+    return int(item["outstanding"]["N"]) if item else 0
+
+
+def test_a_claim_whose_answer_was_lost_still_gives_the_slot_back(stack: Stack) -> None:
+    stack.upload(KEY, b"a,b\n1,2\n")
+    when = later(20 * 60)
+    task_id = accepted(process(stack, run_at(when)))
+    assert slots_taken(stack) == 1
+    fire_due(when + timedelta(seconds=1))
+    # GIVEN the worker's claim lands but its answer is lost (the worker writes it again, and
+    # the retry finds the record already claimed under this worker's lease)
+    faults = AwsFaults(aws.dynamodb())
+    lost = faults.add(
+        Fault(
+            "UpdateItem",
+            code="InternalServerError",
+            status=500,
+            after=True,
+            when=lambda params: "freed_slot" in params.get("UpdateExpression", ""),
+        )
+    )
+    try:
+        # WHEN the worker runs it
+        worker_takes_visible(stack)
+    finally:
+        faults.remove()
+    # THEN it ran once, and its slot came back all the same
+    assert lost.injected == 1
+    status = stack.task_status(task_id)
+    assert (status["status"], status["attempts"]) == ("succeeded", 1)
+    assert slots_taken(stack) == 0
 
 
 def test_no_dead_letter_config_for_a_fifo_dead_letter_queue(stack: Stack) -> None:

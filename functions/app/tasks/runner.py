@@ -211,7 +211,7 @@ class TaskRunner:
         if not claim.claimed:
             self._not_claimed(record, lifecycle.on_delivery(claim.record, delivery))
             return
-        if claim.previous is TaskState.SCHEDULED and self._slots is not None:
+        if claim.freed_slot and self._slots is not None:
             self._slots.release(envelope.owner)
         if remaining() / 1000 < budget:
             # The claim itself took the time (throttling, retries): an effect started now

@@ -215,6 +215,7 @@ class TaskSender:
                     self._correlation_id,
                     owner=self._owner,
                     run_at=item.run_at,
+                    holds_slot=self._slots is not None and item.run_at is not None,
                 )
                 created.append(item.envelope.task_id)
         except (ClientError, BotoCoreError) as error:

@@ -46,6 +46,12 @@ __all__ = [
     "truncate",
 ]
 
+# Set on a record whose owner holds a scheduled-task slot for it (app.tasks.schedule_slots).
+# The one write that takes the task out of waiting (a claim, a cancel) removes it and says so
+# in its own answer, so the slot comes back exactly once, whatever path the task took there
+# (a redrive's requeue, say, leaves it).
+SLOT = "schedule_slot"
+
 # DynamoDB items are limited to 400 KB; errors are cut well below, results go to S3 above
 # app.tasks.results.INLINE_RESULT_BYTES.
 MAX_ERROR_CHARS = 1000
@@ -83,11 +89,12 @@ class TaskStatus(BaseModel):
 @dataclass(frozen=True)
 class Claim:
     """A claim's answer: whether this worker now holds the task, else the record as it was;
-    ``previous`` is the state the claim moved the task from (None: not known)."""
+    ``freed_slot``: the claim took the record's scheduled-task slot marker (its owner's slot
+    is to be given back, app.tasks.schedule_slots)."""
 
     claimed: bool
     record: Record | None
-    previous: TaskState | None = None
+    freed_slot: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,7 @@ class Cancel:
     refused_as: TaskState | None = None
     status: "TaskStatus | None" = None
     cancelled_from: TaskState | None = None
+    freed_slot: bool = False  # as for Claim: the cancel took the slot marker
 
 
 @dataclass(frozen=True)
@@ -138,9 +146,11 @@ class TaskStatusStore:
         *,
         owner: str,
         run_at: datetime | None = None,
+        holds_slot: bool = False,
     ) -> None:
         """The record of a task about to be sent: ``queued``, or ``scheduled`` until
-        ``run_at`` when a schedule will send it."""
+        ``run_at`` when a schedule will send it; ``holds_slot`` marks it with its owner's
+        scheduled-task slot (``SLOT``)."""
         now = _now()
         item: dict[str, Any] = {
             "task_id": task_id,
@@ -156,6 +166,8 @@ class TaskStatusStore:
         }
         if correlation_id:
             item["correlation_id"] = correlation_id
+        if holds_slot:
+            item[SLOT] = 1
         if run_at is not None:
             # Fixed-width text, so that GET /tasks can compare it with now in DynamoDB.
             item["run_at"] = timestamp(run_at)
@@ -211,14 +223,16 @@ class TaskStatusStore:
         fields = {
             "#status": TaskState.CANCELLED.value,
             "finished_at": _now().isoformat(),
-            # Evaluated against the record before the update: the state it was cancelled from.
+            # Evaluated against the record before the update: the state it was cancelled from,
+            # and whether it held a slot.
             "cancelled_from": _Path("#status"),
+            "freed_slot": _Path("#slot", default=0),
         }
         try:
             response = self._update_item(
                 task_id,
                 fields,
-                ["lease", "lease_expires_at", "next_attempt_at"],
+                ["lease", "lease_expires_at", "next_attempt_at", "#slot"],
                 condition=(
                     f"#owner = :owner AND expires_at > :now_whole AND (#status IN ({cancellable})"
                     " OR (#status = :scheduled AND (attribute_not_exists(run_at) OR"
@@ -238,7 +252,7 @@ class TaskStatusStore:
                         if state is not TaskState.SCHEDULED
                     },
                 },
-                names={"#owner": "owner"},
+                names={"#owner": "owner", "#slot": SLOT},
                 return_old=True,
                 return_new=True,
             )
@@ -258,6 +272,7 @@ class TaskStatusStore:
             None,
             status=TaskStatus.model_validate(as_seen(values, now)),
             cancelled_from=TaskState(values["cancelled_from"]),
+            freed_slot=bool(values.get("freed_slot")),
         )
 
     def claim(
@@ -284,16 +299,19 @@ class TaskStatusStore:
                 UpdateExpression=(
                     "SET #status = :running, lease = :lease, lease_expires_at = :until, "
                     "receive_count = :rc, max_receives = :max, started_at = :at, "
-                    "updated_at = :at, expires_at = :expires ADD attempts :one "
-                    "REMOVE next_attempt_at, finished_at, progress"
+                    "updated_at = :at, expires_at = :expires, "
+                    # Evaluated against the record before the update: whether it held a slot.
+                    "freed_slot = if_not_exists(#slot, :zero) ADD attempts :one "
+                    "REMOVE next_attempt_at, finished_at, progress, #slot"
                 ),
                 ConditionExpression=(
                     f"attribute_exists(task_id) AND #owner = :owner AND (#status IN ({claimable})"
                     " OR (#status = :running AND lease_expires_at <= :now))"
                 ),
-                ExpressionAttributeNames={"#status": "status", "#owner": "owner"},
+                ExpressionAttributeNames={"#status": "status", "#owner": "owner", "#slot": SLOT},
                 ExpressionAttributeValues=_serialize(
                     {
+                        ":zero": 0,
                         ":running": TaskState.RUNNING.value,
                         ":lease": lease_token,
                         ":until": _epoch(now + lease_seconds),
@@ -308,8 +326,7 @@ class TaskStatusStore:
                     }
                 ),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                # The state it left, in the same write: a scheduled one gives back its slot.
-                ReturnValues="UPDATED_OLD",
+                ReturnValues="UPDATED_NEW",
             )
         except ClientError as error:
             if not _is_condition_failure(error):
@@ -318,10 +335,13 @@ class TaskStatusStore:
             if old is None:
                 return Claim(False, None)
             values = _deserialize(old)
-            # A retried claim whose first try landed (its response was lost) holds the lease.
-            return Claim(values.get("lease") == lease_token, _record(values))
-        previous = response.get("Attributes", {}).get("status", {}).get("S")
-        return Claim(True, None, TaskState(previous) if previous else None)
+            # A retried claim whose first try landed (its response was lost) holds the lease,
+            # and took the slot marker if the record had one.
+            if values.get("lease") == lease_token:
+                return Claim(True, _record(values), bool(values.get("freed_slot")))
+            return Claim(False, _record(values))
+        freed = response.get("Attributes", {}).get("freed_slot", {}).get("N", "0")
+        return Claim(True, None, freed != "0")
 
     def finish(
         self,
@@ -525,7 +545,11 @@ class TaskStatusStore:
                 names[name] = field
             if isinstance(value, _Path):
                 # DynamoDB evaluates every SET action against the item before the update.
-                parts.append(f"{name} = {value.name}")
+                if value.default is None:
+                    parts.append(f"{name} = {value.name}")
+                    continue
+                expression_values[f":v{index}"] = value.default
+                parts.append(f"{name} = if_not_exists({value.name}, :v{index})")
                 continue
             expression_values[f":v{index}"] = value
             parts.append(f"{name} = :v{index}")
@@ -600,9 +624,11 @@ def timestamp(moment: datetime) -> str:
 
 @dataclass(frozen=True)
 class _Path:
-    """An update's value that is another attribute of the record (``#status``), as it was."""
+    """An update's value that is another attribute of the record (``#status``), as it was,
+    or ``default`` when the record has none."""
 
     name: str
+    default: Any = None
 
 
 class _Refused(Exception):

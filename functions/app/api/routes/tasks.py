@@ -101,20 +101,20 @@ def cancel_task(
             "started (queued, scheduled, or failed and waiting to retry) can be cancelled",
         )
     assert result.status is not None
-    if result.cancelled_from is TaskState.SCHEDULED:
-        # It leaves `scheduled` here, so no claim will give its owner's slot back.
+    if result.freed_slot:
+        # The cancel took its slot marker, so no claim will give its owner's slot back.
         slots.release(owner)
-        if schedules.configured:
-            # The status is final already: a schedule that fires anyway sends a message the
-            # worker drops. Deleting it saves that delivery; none (it fired) is fine. Only a
-            # task that was scheduled has one.
-            try:
-                schedules.delete(task_id)
-            except Exception:
-                logger.exception(
-                    "could not delete the cancelled task's schedule; if it fires, "
-                    "the worker drops its message"
-                )
+    if result.cancelled_from is TaskState.SCHEDULED and schedules.configured:
+        # The status is final already: a schedule that fires anyway sends a message the
+        # worker drops. Deleting it saves that delivery; none (it fired) is fine. Only a
+        # task that was scheduled has one.
+        try:
+            schedules.delete(task_id)
+        except Exception:
+            logger.exception(
+                "could not delete the cancelled task's schedule; if it fires, "
+                "the worker drops its message"
+            )
     return result.status
 
 

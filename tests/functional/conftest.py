@@ -1,10 +1,12 @@
 """A moto stack built from template.yaml's own resource properties, per test."""
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from moto import mock_aws
 
+from app import aws
 from app.config import get_settings
 from app.observability import logger
 from app.worker import wiring
@@ -52,3 +54,17 @@ def stack_with_auth(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[S
     get_settings.cache_clear()
     yield stack
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def sqs_calls(stack: Stack) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Every SQS API call the code makes, with its parameters."""
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        seen.append((model.name, params))
+
+    events = aws.sqs().meta.events
+    events.register("provide-client-params.sqs", record)
+    yield seen
+    events.unregister("provide-client-params.sqs", record)

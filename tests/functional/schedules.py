@@ -81,13 +81,8 @@ def task_sender(
     stack: Stack, queue_url: str | None = None, queue_arn: str | None = None
 ) -> TaskSender:
     """A sender for the owner ``local``, as the API builds it, to the stack's queue or another."""
-    return TaskSender(
-        sqs=aws.sqs(),
-        s3=aws.s3(),
-        store=stack.store,
-        queue_url=queue_url or stack.queue_url,
-        bucket=stack.bucket,
-        owner="local",
+    return stack.task_sender(
+        queue_url=queue_url,
         schedules=TaskSchedules(
             aws.scheduler(),
             stack.env["SCHEDULE_GROUP_NAME"],

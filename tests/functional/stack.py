@@ -17,6 +17,7 @@ from app import aws
 from app.files.processing import ProcessFileArguments, process_file
 from app.observability import logger
 from app.tasks.runner import RetryPolicy
+from app.tasks.sender import TaskSender
 from app.tasks.status import TaskStatusStore
 from tests.lambda_context import FakeContext
 
@@ -174,6 +175,21 @@ class Stack:
             envelope["name"],
             envelope["correlation_id"],
             owner=envelope["owner"],
+        )
+
+    def task_sender(
+        self, *, owner: str = "local", queue_url: str | None = None, **options: Any
+    ) -> TaskSender:
+        """A task sender for ``owner`` to the stack's queue (or ``queue_url``), as the API
+        builds one; ``options`` are TaskSender's others (correlation_id, schedules, ...)."""
+        return TaskSender(
+            sqs=aws.sqs(),
+            s3=aws.s3(),
+            store=self.store,
+            queue_url=queue_url or self.queue_url,
+            bucket=self.bucket,
+            owner=owner,
+            **options,
         )
 
     def task_status(self, task_id: str) -> dict[str, Any]:

@@ -7,31 +7,14 @@ fair scheduling itself, which only AWS does.
 """
 
 import json
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from app import aws
 from app.tasks.redrive import redrive_dead_tasks
-from app.tasks.sender import TaskRequest, TaskSender
+from app.tasks.sender import TaskRequest
 from tests.functional import sample_tasks
 from tests.functional.callers import ALICE, BOB, call, uploads_of
 from tests.functional.stack import Stack
-
-
-@pytest.fixture
-def calls(stack: Stack) -> Iterator[list[tuple[str, dict[str, Any]]]]:
-    """Every SQS API call the code makes, with its parameters."""
-    seen: list[tuple[str, dict[str, Any]]] = []
-
-    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
-        seen.append((model.name, params))
-
-    events = aws.sqs().meta.events
-    events.register("provide-client-params.sqs", record)
-    yield seen
-    events.unregister("provide-client-params.sqs", record)
 
 
 def groups(stack: Stack) -> dict[str, str]:
@@ -72,20 +55,13 @@ def test_each_owners_tasks_carry_the_owner_as_their_group(stack_with_auth: Stack
 
 
 def test_a_delayed_task_keeps_its_delay_and_its_group(
-    stack: Stack, calls: list[tuple[str, dict[str, Any]]]
+    stack: Stack, sqs_calls: list[tuple[str, dict[str, Any]]]
 ) -> None:
     # WHEN a task is sent with a delay
-    sender = TaskSender(
-        sqs=aws.sqs(),
-        s3=aws.s3(),
-        store=stack.store,
-        queue_url=stack.queue_url,
-        bucket=stack.bucket,
-        owner="local",
-    )
+    sender = stack.task_sender()
     sender.send(sample_tasks.measure_blob, sample_tasks.Blob(text="x"), delay_seconds=60)
     # THEN the queue accepted one entry with both
-    [(name, params)] = calls
+    [(name, params)] = sqs_calls
     assert name == "SendMessageBatch"
     [entry] = params["Entries"]
     assert (entry["MessageGroupId"], entry["DelaySeconds"]) == ("local", 60)
@@ -94,14 +70,7 @@ def test_a_delayed_task_keeps_its_delay_and_its_group(
 
 def test_one_owners_burst_is_not_serialised_on_a_standard_queue(stack: Stack) -> None:
     # GIVEN ten tasks of one owner: one message group
-    sender = TaskSender(
-        sqs=aws.sqs(),
-        s3=aws.s3(),
-        store=stack.store,
-        queue_url=stack.queue_url,
-        bucket=stack.bucket,
-        owner="local",
-    )
+    sender = stack.task_sender()
     ids = sender.send_many(
         [TaskRequest(sample_tasks.meet, sample_tasks.Together(label=str(n))) for n in range(10)]
     )
@@ -117,14 +86,7 @@ def test_one_owners_burst_is_not_serialised_on_a_standard_queue(stack: Stack) ->
 
 def test_a_redriven_task_keeps_its_owner_as_its_group(stack: Stack) -> None:
     # GIVEN a task that died at once and waits in the dead-letter queue
-    sender = TaskSender(
-        sqs=aws.sqs(),
-        s3=aws.s3(),
-        store=stack.store,
-        queue_url=stack.queue_url,
-        bucket=stack.bucket,
-        owner="local",
-    )
+    sender = stack.task_sender()
     task_id = sender.send(
         sample_tasks.flaky, sample_tasks.Flaky(succeed_on_attempt=1, permanent=True)
     )

@@ -3,7 +3,6 @@
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -23,33 +22,10 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 
-@pytest.fixture
-def calls(stack: Stack) -> Iterator[list[tuple[str, dict[str, Any]]]]:
-    """Every SQS API call the code makes, with its parameters."""
-    seen: list[tuple[str, dict[str, Any]]] = []
-
-    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
-        seen.append((model.name, params))
-
-    events = aws.sqs().meta.events
-    events.register("provide-client-params.sqs", record)
-    yield seen
-    events.unregister("provide-client-params.sqs", record)
-
-
 def sender(
     stack: Stack, correlation_id: str = "corr-1", trace_header: str | None = None
 ) -> TaskSender:
-    return TaskSender(
-        sqs=aws.sqs(),
-        s3=aws.s3(),
-        store=stack.store,
-        queue_url=stack.queue_url,
-        bucket=stack.bucket,
-        owner="local",
-        correlation_id=correlation_id,
-        trace_header=trace_header,
-    )
+    return stack.task_sender(correlation_id=correlation_id, trace_header=trace_header)
 
 
 def redrive(stack: Stack, sqs: "SQSClient | None" = None, **options: Any) -> RedriveReport:
@@ -72,7 +48,7 @@ def drain(stack: Stack, rounds: int) -> None:
 
 
 def test_a_request_sending_25_tasks_makes_3_sqs_calls(
-    stack: Stack, calls: list[tuple[str, dict[str, Any]]]
+    stack: Stack, sqs_calls: list[tuple[str, dict[str, Any]]]
 ) -> None:
     # WHEN one request queues 25 uploads
     paths = [f"uploads/local/{n}.txt" for n in range(25)]
@@ -80,8 +56,8 @@ def test_a_request_sending_25_tasks_makes_3_sqs_calls(
     # THEN all 25 are accepted with SendMessageBatch calls of at most 10
     assert response["statusCode"] == 202, response["body"]
     assert len(json.loads(response["body"])["task_ids"]) == 25
-    assert [name for name, _ in calls] == ["SendMessageBatch"] * 3
-    assert [len(params["Entries"]) for _, params in calls] == [10, 10, 5]
+    assert [name for name, _ in sqs_calls] == ["SendMessageBatch"] * 3
+    assert [len(params["Entries"]) for _, params in sqs_calls] == [10, 10, 5]
 
 
 def test_large_arguments_travel_through_s3_transparently(stack: Stack) -> None:
@@ -130,17 +106,17 @@ def test_stored_arguments_over_the_read_limit_end_the_task(stack: Stack) -> None
     assert f"over {MAX_PAYLOAD_BYTES} bytes" in status["last_error"]
 
 
-def test_delay_is_passed_to_sqs(stack: Stack, calls: list[tuple[str, dict[str, Any]]]) -> None:
+def test_delay_is_passed_to_sqs(stack: Stack, sqs_calls: list[tuple[str, dict[str, Any]]]) -> None:
     sender(stack).send(
         sample_tasks.measure_blob, sample_tasks.Blob(text="later"), delay_seconds=120
     )
-    [(_, params)] = calls
+    [(_, params)] = sqs_calls
     assert params["Entries"][0]["DelaySeconds"] == 120
     assert stack.receive_messages() == []  # not visible yet
 
 
 def test_correlation_id_and_trace_header_reach_the_worker(
-    stack: Stack, calls: list[tuple[str, dict[str, Any]]]
+    stack: Stack, sqs_calls: list[tuple[str, dict[str, Any]]]
 ) -> None:
     # GIVEN a request traced by X-Ray, with the client's request id (the API's dependency
     # passes the trace header in; the sender reads no environment)
@@ -153,7 +129,7 @@ def test_correlation_id_and_trace_header_reach_the_worker(
     # request SQS received is checked for it)
     [message] = stack.receive_messages()
     assert message["MessageAttributes"]["correlation_id"]["StringValue"] == "client-req-42"
-    [entry] = calls[0][1]["Entries"]
+    [entry] = sqs_calls[0][1]["Entries"]
     trace = entry["MessageSystemAttributes"]["AWSTraceHeader"]["StringValue"]
     assert trace.startswith("Root=1-5759e988")
     # AND the worker's log lines for that task carry the correlation id
@@ -183,7 +159,7 @@ def test_transient_failures_are_retried_until_they_succeed(stack: Stack) -> None
 
 
 def test_a_failed_attempt_waits_its_backoff_before_the_next(
-    stack: Stack, calls: list[tuple[str, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+    stack: Stack, sqs_calls: list[tuple[str, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a worker configured with a 3 s base backoff, and a task that always fails
     monkeypatch.setenv("RETRY_BASE_SECONDS", "3")
@@ -195,7 +171,7 @@ def test_a_failed_attempt_waits_its_backoff_before_the_next(
     # WHEN its first attempt fails
     drain(stack, 1)
     # THEN the message was hidden for the backoff, so it is not handed out again yet
-    delays = [p["VisibilityTimeout"] for n, p in calls if n == "ChangeMessageVisibility"]
+    delays = [p["VisibilityTimeout"] for n, p in sqs_calls if n == "ChangeMessageVisibility"]
     assert delays == [3]
     assert stack.queued_event()["Records"] == []
     # AND the status says when the next attempt is due
@@ -542,7 +518,7 @@ def test_redrive_tool_says_what_to_set_in_one_line(
 
 
 def test_the_api_passes_the_requests_trace_header_to_the_queue(
-    stack: Stack, calls: list[tuple[str, dict[str, Any]]]
+    stack: Stack, sqs_calls: list[tuple[str, dict[str, Any]]]
 ) -> None:
     from app.api.handler import handler
     from tests.lambda_context import FakeContext
@@ -554,7 +530,7 @@ def test_the_api_passes_the_requests_trace_header_to_the_queue(
     response = handler(event, FakeContext())
     # THEN the message SQS got carries the trace header
     assert response["statusCode"] == 202, response["body"]
-    [entry] = calls[0][1]["Entries"]
+    [entry] = sqs_calls[0][1]["Entries"]
     header = entry["MessageSystemAttributes"]["AWSTraceHeader"]["StringValue"]
     assert header == "Root=1-67891233-abcdef012345678912345678"
 

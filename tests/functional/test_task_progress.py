@@ -13,10 +13,6 @@ from app.config import get_settings
 from app.files import processing
 from app.tasks.context import TaskContext
 from app.tasks.processor import processor_for
-from app.tasks.registry import registry
-from app.tasks.runner import RetryPolicy, TaskRunner
-from app.tasks.sender import TaskSender
-from app.tasks.status import TaskStatusStore
 from app.worker import wiring
 from tests.faults import AwsFaults, Fault
 from tests.functional import sample_tasks
@@ -61,35 +57,15 @@ def progress_writes(updates: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def send_reporting_task(stack: Stack, count: int) -> str:
-    return TaskSender(
-        sqs=aws.sqs(),
-        s3=aws.s3(),
-        store=stack.store,
-        queue_url=stack.queue_url,
-        bucket=stack.bucket,
-        owner="local",
-        correlation_id="corr-progress",
-    ).send(sample_tasks.report_progress, sample_tasks.Reports(count=count))
+    return stack.task_sender(correlation_id="corr-progress").send(
+        sample_tasks.report_progress, sample_tasks.Reports(count=count)
+    )
 
 
 def run_worker(stack: Stack, clock: Clock) -> PartialItemFailureResponse:
     """The worker's batch handling (app.worker.handler's), its runner on the test's clock."""
     settings = get_settings()
-    runner = TaskRunner(
-        registry=registry,
-        store=TaskStatusStore.from_settings(aws.dynamodb(), settings),
-        sqs=aws.sqs(),
-        s3=aws.s3(),
-        queue_url=settings.task_queue_url,
-        dead_letter_queue_url=settings.dead_letter_queue_url,
-        bucket=settings.bucket_name,
-        results_prefix=settings.results_prefix,
-        retry=RetryPolicy.for_queue(
-            settings.max_receive_count, settings.retry_base_seconds, settings.retry_max_seconds
-        ),
-        progress_interval=settings.task_progress_interval_seconds,
-        clock=clock,
-    )
+    runner = wiring.build_task_runner(clock)
     return process_partial_response(
         event=stack.queued_event(),
         record_handler=runner,
@@ -265,18 +241,9 @@ def test_processing_a_file_reports_how_much_of_it_was_read(
     body = b"0123456789abcde\n" * (7 * mib // 32)
     assert len(body) == 3.5 * mib
     stack.upload("uploads/local/big.csv", body)
-    task_id = TaskSender(
-        sqs=aws.sqs(),
-        s3=aws.s3(),
-        store=stack.store,
-        queue_url=stack.queue_url,
-        bucket=stack.bucket,
-        owner="local",
-        correlation_id="corr-file-progress",
-    ).send(
+    task_id = stack.task_sender(correlation_id="corr-file-progress").send(
         processing.process_file, processing.ProcessFileArguments(file_path="uploads/local/big.csv")
     )
-    wiring.task_runner()  # the worker's wiring gives process_file its S3 reader
     clock = WatchingClock(stack, step=3)
     clock.task_id = task_id
     # WHEN the worker runs it, 3 s passing at each look at the clock (the attempt's start,

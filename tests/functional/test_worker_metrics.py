@@ -13,7 +13,7 @@ import pytest
 
 from app import aws
 from app.observability import metrics
-from app.tasks.sender import TaskRequest, TaskSender
+from app.tasks.sender import TaskRequest
 from infra.local.template import function_environment, load_template
 from tests.dashboard import dashboard_body, graphed_metrics, stack_physical
 from tests.functional import sample_tasks
@@ -62,14 +62,7 @@ def test_outcomes_and_durations_are_emitted_as_the_dashboard_reads_them(
     stack: Stack, capsys: pytest.CaptureFixture[str], calls: list[str]
 ) -> None:
     # GIVEN three tasks: one succeeds, one fails (and will retry), one can never work
-    sender = TaskSender(
-        sqs=aws.sqs(),
-        s3=aws.s3(),
-        store=stack.store,
-        queue_url=stack.queue_url,
-        bucket=stack.bucket,
-        owner="local",
-    )
+    sender = stack.task_sender()
     sample_tasks.attempts_seen.clear()
     sender.send_many(
         [

@@ -496,28 +496,11 @@ class TaskStatusStore:
         return _record(_deserialize(item)) if item else None
 
     def _update(
-        self,
-        task_id: str,
-        fields: dict[str, Any],
-        remove: list[str],
-        *,
-        condition: str,
-        values: dict[str, Any],
-        names: dict[str, str] | None = None,
-        return_old: bool = False,
+        self, task_id: str, fields: dict[str, Any], remove: list[str], **options: Any
     ) -> bool:
-        """A conditional update; False when refused, or with ``return_old`` a ``_Refused``
-        carrying the record as it was."""
-        response = self._update_item(
-            task_id,
-            fields,
-            remove,
-            condition=condition,
-            values=values,
-            names=names,
-            return_old=return_old,
-        )
-        return response is not None
+        """``_update_item``, answering only whether it was written (False when refused; with
+        ``return_old``, a refusal raises ``_Refused`` carrying the record as it was)."""
+        return self._update_item(task_id, fields, remove, **options) is not None
 
     def _update_item(
         self,

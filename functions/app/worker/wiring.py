@@ -1,5 +1,7 @@
 """Builds the worker's task runner from settings, once per process."""
 
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from functools import cache
 
@@ -14,7 +16,7 @@ from app.tasks.runner import RetryPolicy, TaskRunner
 from app.tasks.schedule_slots import ScheduleSlots
 from app.tasks.status import TaskStatusStore
 
-__all__ = ["catalog", "queue_url", "task_runner"]
+__all__ = ["build_task_runner", "catalog", "queue_url", "task_runner"]
 
 
 def queue_url() -> str:
@@ -23,6 +25,11 @@ def queue_url() -> str:
 
 @cache
 def task_runner() -> TaskRunner:
+    return build_task_runner()
+
+
+def build_task_runner(clock: Callable[[], float] = time.monotonic) -> TaskRunner:
+    """The worker's runner and its tasks' resources; ``clock`` times progress reports."""
     settings = get_settings()
     processing.use(
         processing.FileProcessor(
@@ -56,6 +63,7 @@ def task_runner() -> TaskRunner:
         ),
         progress_interval=settings.task_progress_interval_seconds,
         slots=ScheduleSlots(aws.dynamodb(), settings.quota_table_name),
+        clock=clock,
     )
 
 

@@ -45,14 +45,7 @@ def sqs_faults(stack: Stack) -> Iterator[AwsFaults]:
 
 
 def sender(stack: Stack, queue_url: str | None = None, owner: str = "local") -> TaskSender:
-    return TaskSender(
-        sqs=aws.sqs(),
-        s3=aws.s3(),
-        store=stack.store,
-        queue_url=queue_url or stack.queue_url,
-        bucket=stack.bucket,
-        owner=owner,
-    )
+    return stack.task_sender(owner=owner, queue_url=queue_url)
 
 
 def dead_letter_reasons(stack: Stack) -> list[str]:

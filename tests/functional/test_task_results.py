@@ -6,23 +6,14 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 
-from app import aws
-from app.tasks.sender import TaskRequest, TaskSender
+from app.tasks.sender import TaskRequest
 from tests.functional import sample_tasks
 from tests.functional.callers import ALICE, BOB, FORMATS, Format, call
 from tests.functional.stack import Stack
 
 
 def send_as(stack: Stack, owner: str, *requests_: TaskRequest) -> list[str]:
-    sender = TaskSender(
-        sqs=aws.sqs(),
-        s3=aws.s3(),
-        store=stack.store,
-        queue_url=stack.queue_url,
-        bucket=stack.bucket,
-        owner=owner,
-    )
-    return sender.send_many(list(requests_))
+    return stack.task_sender(owner=owner).send_many(list(requests_))
 
 
 @pytest.mark.parametrize("event_format", FORMATS)

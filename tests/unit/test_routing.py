@@ -56,14 +56,9 @@ def test_a_new_route_module_gets_isolation_without_asking_for_it(
     application.include_router(router)
 
     # WHEN the route is called (the ASGI call, background tasks included, runs to its end)
-    response = asyncio.run(post(application, "/two-tasks"))
+    response = call(application, "POST", "/two-tasks")
 
     # THEN the client got its answer and the task after the failing one still ran
     assert response.status_code == 200
     assert ran == ["second"]
 
-
-async def post(application: FastAPI, path: str) -> httpx.Response:
-    transport = httpx.ASGITransport(app=application)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        return await client.post(path)

@@ -8,6 +8,7 @@ from fastapi import Depends, HTTPException, Request, status
 from app import aws
 from app.api.identity import Caller
 from app.api.quota import HourlyQuota
+from app.api.task_quota import QuotaBoundTasks
 from app.config import Settings, get_settings
 from app.files.keys import Uploads
 from app.notifications.email import Mailer
@@ -119,8 +120,11 @@ def get_task_sender(
     trace_header: Annotated[str | None, Depends(get_trace_header)],
     schedules: Schedules,
     slots: Slots,
-) -> TaskSender:
-    return TaskSender(
+    quota: Quota,
+) -> QuotaBoundTasks:
+    """The request's task sender, bound by the owner's ``TasksPerHour``: a route that sends
+    tasks through ``Tasks`` is counted without asking."""
+    sender = TaskSender(
         sqs=aws.sqs(),
         s3=aws.s3(),
         store=store,
@@ -134,6 +138,7 @@ def get_task_sender(
         slots=slots,
         max_scheduled=settings.max_scheduled_tasks_per_owner,
     )
+    return QuotaBoundTasks(sender, quota, owner, settings.tasks_per_hour)
 
 
-Tasks = Annotated[TaskSender, Depends(get_task_sender)]
+Tasks = Annotated[QuotaBoundTasks, Depends(get_task_sender)]

@@ -8,7 +8,7 @@ from fastapi import HTTPException, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, BaseModel, Field
 
-from app.api.deps import Owner, Quota, SettingsDep, Tasks, UploadsDep
+from app.api.deps import Owner, Tasks, UploadsDep
 from app.api.routing import APIRouter
 from app.files.keys import KeyNotOwned, Uploads, check_upload_key
 from app.files.processing import ProcessFileArguments, process_file
@@ -55,8 +55,6 @@ def process_upload(
     tasks: Tasks,
     owner: Owner,
     uploads: UploadsDep,
-    quota: Quota,
-    settings: SettingsDep,
     request: Request,
     response: Response,
     delay_seconds: Annotated[DelaySeconds, Query()] = 0,
@@ -65,8 +63,7 @@ def process_upload(
     """Queue the processing of one of your uploads, now, later or at ``run_at``; poll the
     returned status URL for the result."""
     _check_owned([file_path], owner, uploads)
-    _due("query", delay_seconds, run_at)  # a bad time is a 422 before the quota counts it
-    quota.consume(owner, "tasks", 1, settings.tasks_per_hour)
+    _due("query", delay_seconds, run_at)  # a bad time is a 422 naming its query parameter
     task_id = tasks.send(
         process_file,
         ProcessFileArguments(file_path=file_path),
@@ -88,13 +85,10 @@ def process_uploads(
     tasks: Tasks,
     owner: Owner,
     uploads: UploadsDep,
-    quota: Quota,
-    settings: SettingsDep,
 ) -> AcceptedMany:
     """Queue the processing of several of your uploads in as few SQS calls as possible."""
     _check_owned(body.file_paths, owner, uploads)
     due = _due("body", body.delay_seconds, body.run_at)
-    quota.consume(owner, "tasks", len(body.file_paths), settings.tasks_per_hour)
     task_ids = tasks.send_many(
         [
             TaskRequest(

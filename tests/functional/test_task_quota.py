@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from app import aws
 from app.api.deps import Tasks
-from app.api.main import create_app
+from app.api.main import ROUTERS, create_app
 from app.api.routing import APIRouter
 from app.config import get_settings
 from app.tasks.sender import TaskRequest
@@ -59,9 +59,7 @@ def app_with_new_routes() -> FastAPI:
     def send_blob(tasks: Tasks) -> dict[str, str]:
         return {"task_id": tasks.send(measure_blob, Blob(text="one"))}
 
-    application = create_app()
-    application.include_router(router)
-    return application
+    return create_app((*ROUTERS, router))
 
 
 def test_a_new_route_that_only_uses_tasks_is_bound_by_the_hourly_quota(
@@ -100,8 +98,7 @@ def test_a_time_a_task_cannot_have_is_a_422_and_costs_no_quota(
     def later(tasks: Tasks, delay_seconds: int) -> dict[str, str]:
         return {"task_id": tasks.send(measure_blob, Blob(text="x"), delay_seconds=delay_seconds)}
 
-    application = create_app()
-    application.include_router(router)
+    application = create_app((*ROUTERS, router))
     # WHEN it is asked for a negative delay
     answer = call(application, "POST", "/later", params={"delay_seconds": -5})
     # THEN the client gets a 422 saying why, and the quota was not touched

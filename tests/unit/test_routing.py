@@ -1,27 +1,16 @@
 """Background-task isolation is the default for every route of the app, not opt-in per module."""
 
-import asyncio
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable
 
-import httpx
+import fastapi
 import pytest
-from fastapi import BackgroundTasks, FastAPI
+from fastapi import BackgroundTasks
 from fastapi.routing import APIRoute
 
 from app.api.background import IsolatedBackgroundRoute
-from app.api.main import app, create_app
-from app.api.routing import APIRouter
-
-
-def api_routes(routes: list[Any]) -> Iterator[APIRoute]:
-    """Every APIRoute, including those of included routers (FastAPI keeps them as declared)."""
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        included = getattr(route, "original_router", None)
-        if included is not None:
-            yield from api_routes(included.routes)
+from app.api.main import ROUTERS, app, create_app
+from app.api.routing import APIRouter, UnisolatedRouteError, api_routes
+from tests.asgi import call
 
 
 def test_every_route_of_the_app_isolates_its_background_tasks() -> None:
@@ -34,14 +23,8 @@ def test_every_route_of_the_app_isolates_its_background_tasks() -> None:
     assert [r.path for r in routes if not isinstance(r, IsolatedBackgroundRoute)] == []
 
 
-def test_a_new_route_module_gets_isolation_without_asking_for_it(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # GIVEN an app without an authorizer (every caller is the local owner)
-    monkeypatch.setenv("AUTH_ENABLED", "false")
-    # AND a router declared the project's way, with a route whose first task fails
-    ran: list[str] = []
-    router = APIRouter()
+def two_tasks_router(router: fastapi.APIRouter, ran: list[str]) -> fastapi.APIRouter:
+    """``router`` with a route whose first background task fails and whose second records."""
 
     def failing() -> None:
         raise RuntimeError("first task fails")
@@ -52,8 +35,17 @@ def test_a_new_route_module_gets_isolation_without_asking_for_it(
         background_tasks.add_task(ran.append, "second")
         return {"status": "scheduled"}
 
-    application = create_app()
-    application.include_router(router)
+    return router
+
+
+def test_a_new_route_module_gets_isolation_without_asking_for_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN an app without an authorizer (every caller is the local owner)
+    monkeypatch.setenv("AUTH_ENABLED", "false")
+    # AND a router declared the project's way, added to the app's routers
+    ran: list[str] = []
+    application = create_app((*ROUTERS, two_tasks_router(APIRouter(), ran)))
 
     # WHEN the route is called (the ASGI call, background tasks included, runs to its end)
     response = call(application, "POST", "/two-tasks")
@@ -62,3 +54,30 @@ def test_a_new_route_module_gets_isolation_without_asking_for_it(
     assert response.status_code == 200
     assert ran == ["second"]
 
+
+def nested_in_the_projects_router() -> fastapi.APIRouter:
+    outer = APIRouter()
+    outer.include_router(two_tasks_router(fastapi.APIRouter(), []), prefix="/inner")
+    return outer
+
+
+UNISOLATED: dict[str, Callable[[], fastapi.APIRouter]] = {
+    "fastapi.APIRouter": lambda: two_tasks_router(fastapi.APIRouter(), []),
+    "route_class=APIRoute": lambda: two_tasks_router(APIRouter(route_class=APIRoute), []),
+    "included in the project's router": nested_in_the_projects_router,
+}
+
+
+@pytest.mark.parametrize("declare", UNISOLATED.values(), ids=UNISOLATED.keys())
+def test_a_route_on_fastapis_own_router_is_refused_at_startup(
+    declare: Callable[[], fastapi.APIRouter],
+) -> None:
+    # GIVEN a route declared on a router that does not isolate background tasks
+    router = declare()
+    # WHEN the app is built with it
+    with pytest.raises(UnisolatedRouteError) as refused:
+        create_app((*ROUTERS, router))
+    # THEN the startup error names the route and the router to use instead
+    message = str(refused.value)
+    assert "POST /" in message and "two-tasks" in message
+    assert "from app.api.routing import APIRouter" in message

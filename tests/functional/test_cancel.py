@@ -111,8 +111,9 @@ def test_a_task_running_or_ended_answers_409_with_its_state(stack: Stack, state:
         assert cancel(stack, "t1")["statusCode"] == 200
     # WHEN its owner cancels it
     response = cancel(stack, "t1")
-    # THEN it is a 409 naming its state, and the task is as it was
+    # THEN it is a 409 naming its state, as a field and in words, and the task is as it was
     assert response["statusCode"] == 409, response["body"]
+    assert body(response)["status"] == state
     assert f"the task is {state}" in body(response)["detail"]
     assert stack.task_status("t1")["status"] == state
 
@@ -160,6 +161,7 @@ def test_race_a_cancel_after_the_workers_claim_is_409_and_the_task_runs(stack: S
     # THEN the claim landed first: the cancel was refused as running, and the task finished
     [answer] = answers
     assert answer["statusCode"] == 409, answer["body"]
+    assert body(answer)["status"] == "running"
     assert "the task is running" in body(answer)["detail"]
     assert stack.task_status(task_id)["status"] == "succeeded"
 

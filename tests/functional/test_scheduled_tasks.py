@@ -7,11 +7,13 @@ handler, all on moto.
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app import aws
 from app.tasks import lifecycle
@@ -167,6 +169,46 @@ def test_a_bad_time_is_a_422_saying_what_is_wrong(stack: Stack, query: str, mess
     assert schedules_in_group(stack) == []
 
 
+# Offsets east of UTC, whole quarter hours up to UTC+14: each is written with a "+".
+EAST_OF_UTC = st.builds(
+    lambda quarters: timezone(timedelta(minutes=15 * quarters)), st.integers(1, 56)
+)
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    when=st.datetimes(
+        # Naive bounds (hypothesis attaches the zone): a day to 300 days ahead, wall clock.
+        min_value=datetime.now(UTC).replace(tzinfo=None) + timedelta(days=1),
+        max_value=datetime.now(UTC).replace(tzinfo=None) + timedelta(days=300),
+        timezones=EAST_OF_UTC,
+    ),
+    timespec=st.sampled_from(["minutes", "seconds", "milliseconds"]),
+)
+def test_an_unescaped_plus_in_run_at_is_a_422_that_says_to_write_it_as_2b(
+    stack: Stack, when: datetime, timespec: str
+) -> None:
+    # GIVEN a time east of UTC, as a client writes it into the URL without escaping the "+"
+    written = when.isoformat(timespec=timespec)
+    assert "+" in written
+    # WHEN it is sent as run_at (the "+" arrives as a space)
+    response = process(stack, f"run_at={written}")
+    # THEN the 422 says where the "+" went and how to send it, and nothing is scheduled
+    assert response["statusCode"] == 422, response["body"]
+    [error] = json.loads(response["body"])["detail"]
+    assert error["loc"] == ["query", "run_at"]
+    assert "%2B" in error["msg"]
+    hinted = error["msg"].rsplit(" ", 1)[-1]
+    assert hinted == f"run_at={written.replace('+', '%2B')}"
+    # AND the query it suggests is accepted, for that very time
+    task_id = accepted(process(stack, hinted))
+    assert datetime.fromisoformat(stack.task_status(task_id)["run_at"]) == datetime.fromisoformat(
+        written
+    )
+
+
 def test_a_batch_with_a_bad_time_is_a_422_too(stack: Stack) -> None:
     body = {"file_paths": [KEY], "run_at": "2020-01-01T00:00:00+00:00"}
     response = stack.api("process-batch", body=json.dumps(body))
@@ -308,6 +350,7 @@ def test_a_schedule_that_cannot_deliver_dead_letters_and_the_task_reads_dead_the
     # AND a cancel is refused as dead, as it reads
     refused = stack.api("get-task", path=f"/tasks/{task_id}", method="DELETE")
     assert refused["statusCode"] == 409, refused["body"]
+    assert json.loads(refused["body"])["status"] == "dead"
     assert "the task is dead" in refused["body"]
     monkeypatch.undo()
     # WHEN the operator redrives the dead-letter queue

@@ -84,7 +84,12 @@ def test_a_new_route_that_only_uses_tasks_is_bound_by_the_hourly_quota(
     assert queued == {*first.json()["task_ids"], last.json()["task_id"]}
     assert stack.dynamodb.scan(TableName=stack.task_table)["Count"] == 3
     # AND each request cost one conditional update of the quota, a batch of two included
-    assert [u["ExpressionAttributeValues"][":n"]["N"] for u in quota_updates] == ["2", "2", "1", "1"]
+    assert [u["ExpressionAttributeValues"][":n"]["N"] for u in quota_updates] == [
+        "2",
+        "2",
+        "1",
+        "1",
+    ]
     assert all("ConditionExpression" in update for update in quota_updates)
 
 

@@ -65,4 +65,5 @@ def test_another_owners_result_and_an_unfinished_task_are_refused(
     # WHEN alice asks for the result of a task not yet run THEN 409 says its state
     response = call(stack, event_format, "GET", f"/tasks/{waiting}/result", claims=ALICE)
     assert response["statusCode"] == 409
+    assert json.loads(response["body"])["status"] == "queued"
     assert "queued" in json.loads(response["body"])["detail"]

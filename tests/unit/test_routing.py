@@ -79,5 +79,6 @@ def test_a_route_on_fastapis_own_router_is_refused_at_startup(
         create_app((*ROUTERS, router))
     # THEN the startup error names the route and the router to use instead
     message = str(refused.value)
-    assert "POST /" in message and "two-tasks" in message
+    assert "POST /" in message
+    assert "two-tasks" in message
     assert "from app.api.routing import APIRouter" in message

@@ -11,11 +11,13 @@ from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from app.api.quota import QuotaExceeded
 from app.observability import logger
 from app.tasks.schedule_slots import TooManyScheduled
 from app.tasks.sender import InvalidTaskRequest, TaskSendError
+from app.tasks.status import TaskState
 
 # A 422 names what is wrong; echoing a whole 1 MiB body back would only cost bandwidth. The
 # input echoed, over all the errors listed, stays within a few hundred characters.
@@ -23,7 +25,23 @@ MAX_ECHO_CHARS = 300
 MAX_ERRORS = 10
 
 
+class TaskInWrongState(Exception):
+    """What was asked of a task its state does not allow: a 409 naming that state."""
+
+    def __init__(self, state: TaskState, message: str) -> None:
+        super().__init__(message)
+        self.state = state
+
+
+class TaskConflict(BaseModel):
+    """A 409's body: what is wrong, and the task's state as a field clients can test."""
+
+    detail: str
+    status: TaskState
+
+
 def add_error_handlers(application: FastAPI) -> None:
+    application.add_exception_handler(TaskInWrongState, _task_in_wrong_state)  # type: ignore[arg-type]
     application.add_exception_handler(TaskSendError, _task_not_accepted)  # type: ignore[arg-type]
     application.add_exception_handler(InvalidTaskRequest, _invalid_task)  # type: ignore[arg-type]
     application.add_exception_handler(QuotaExceeded, _quota_exceeded)  # type: ignore[arg-type]
@@ -64,6 +82,11 @@ async def _task_not_accepted(request: Request, error: TaskSendError) -> JSONResp
     )
     response.headers["Retry-After"] = "5"
     return response
+
+
+async def _task_in_wrong_state(request: Request, error: TaskInWrongState) -> JSONResponse:
+    body = TaskConflict(detail=str(error), status=error.state)
+    return JSONResponse(body.model_dump(mode="json"), status_code=status.HTTP_409_CONFLICT)
 
 
 async def _invalid_task(request: Request, error: InvalidTaskRequest) -> JSONResponse:

@@ -12,7 +12,6 @@ from app.api.limits import BodyLimitMiddleware
 from app.api.routes import files, health, items, notifications, tasks, uploads
 from app.api.routing import require_isolation
 
-
 # Every route module's router, in the order their routes are matched; a new module's goes here.
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,

@@ -43,7 +43,7 @@ def require_isolation(application: fastapi.FastAPI) -> None:
     """Refuse an app with a route that does not isolate its background tasks, naming the
     routes and what to declare them on."""
     unisolated = [
-        f"{'|'.join(sorted(route.methods))} {route.path} "
+        f"{'|'.join(sorted(route.methods or ()))} {route.path} "
         f"({route.endpoint.__module__}.{route.endpoint.__qualname__})"
         for route in api_routes(application.router.routes)
         if not isinstance(route, IsolatedBackgroundRoute)

@@ -1,12 +1,13 @@
 """File processing: heavy work, so it goes to the task queue instead of BackgroundTasks."""
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import HTTPException, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
 from app.api.deps import Owner, Tasks, UploadsDep
 from app.api.routing import APIRouter
@@ -19,8 +20,29 @@ router = APIRouter(tags=["files"])
 UploadKey = Annotated[str, AfterValidator(check_upload_key)]
 # Up to 900 s the queue delays the message; later, a one-time schedule sends it.
 DelaySeconds = Annotated[int, Field(ge=0, le=int(MAX_AHEAD.total_seconds()))]
+# A time, then a space and an offset: "09:00:00+02:00" sent unescaped in a URL query.
+SPACE_FOR_PLUS = re.compile(r"(.*\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?) (\d{2}(?::?\d{2})?)")
+
+
+def hint_plus_as_space(value: object) -> object:
+    """A ``+`` left unescaped in a query string reads as a space; say so, and how to send it."""
+    if isinstance(value, str) and (match := SPACE_FOR_PLUS.fullmatch(value)):
+        meant = f"{match[1]}+{match[2]}"
+        try:
+            datetime.fromisoformat(meant)
+        except ValueError:
+            return value
+        raise ValueError(
+            "run_at has a space where its timezone's + belongs: in a URL "
+            f"query an unescaped + reads as a space, so write it as %2B: "
+            f"run_at={meant.replace('+', '%2B')}"
+        )
+    return value
+
+
 RunAt = Annotated[
     datetime | None,
+    BeforeValidator(hint_plus_as_space),
     Field(
         description="When to run it (ISO 8601 with a timezone), at most a year ahead; "
         "instead of delay_seconds"

@@ -7,6 +7,7 @@ from fastapi.responses import RedirectResponse
 
 from app import aws
 from app.api.deps import Owner, Schedules, SettingsDep, Slots, StatusStore, TaskList
+from app.api.errors import TaskConflict, TaskInWrongState
 from app.api.routing import APIRouter
 from app.observability import logger
 from app.tasks.listing import DEFAULT_LIMIT, MAX_CURSOR_CHARS, MAX_LIMIT, InvalidCursor, TaskPage
@@ -59,7 +60,10 @@ def get_task(task_id: TaskId, store: StatusStore, owner: Owner) -> TaskStatus:
     responses={
         **NOT_YOURS,
         status.HTTP_307_TEMPORARY_REDIRECT: {"description": "A large result: a short-lived URL"},
-        status.HTTP_409_CONFLICT: {"description": "The task has not succeeded"},
+        status.HTTP_409_CONFLICT: {
+            "description": "The task has not succeeded",
+            "model": TaskConflict,
+        },
     },
 )
 def get_task_result(
@@ -68,7 +72,7 @@ def get_task_result(
     """The result of one of your succeeded tasks; a large one redirects to it in S3."""
     found = _own_task(task_id, store, owner)
     if found.status is not TaskState.SUCCEEDED:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"the task is {found.status.value}")
+        raise TaskInWrongState(found.status, f"the task is {found.status.value}")
     if found.result_key is None:
         return found.result
     url = aws.s3().generate_presigned_url(
@@ -83,7 +87,10 @@ def get_task_result(
     "/tasks/{task_id}",
     responses={
         **NOT_YOURS,
-        status.HTTP_409_CONFLICT: {"description": "The task is running or has ended"},
+        status.HTTP_409_CONFLICT: {
+            "description": "The task is running or has ended",
+            "model": TaskConflict,
+        },
     },
 )
 def cancel_task(
@@ -95,8 +102,8 @@ def cancel_task(
         if result.record is None or result.record.owner != owner:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no task with id {task_id!r}")
         state = result.refused_as or result.record.state
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
+        raise TaskInWrongState(
+            state,
             f"the task is {state.value}: only a task that has not "
             "started (queued, scheduled, or failed and waiting to retry) can be cancelled",
         )

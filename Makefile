@@ -4,7 +4,7 @@ PY := .venv/bin/python
 export PYTHONPATH := functions:.
 UV := .tools/uv/bin/uv
 
-.PHONY: run test lint format check-template periodic-template requirements bench upload redrive tasks build deploy clean
+.PHONY: run test lint format check-template periodic-template requirements bench upload redrive tasks event build deploy clean
 
 .venv/.synced: pyproject.toml uv.lock scripts/bootstrap
 	scripts/bootstrap
@@ -58,6 +58,11 @@ redrive: .venv/.synced
 ## tasks: the local stack's recent tasks as a table; WATCH=1 (or ARGS=--watch) redraws it every second
 tasks: .venv/.synced
 	$(PY) -m infra.local.tasks $(if $(WATCH),--watch) $(ARGS)
+
+## event: write the sam local invoke event of a route (make event ROUTE="POST /word-count/"),
+##        from the app's OpenAPI schema; NAME=, QUERY= and BODY= set its file name and request
+event: .venv/.synced
+	@$(PY) -m infra.new_event $(if $(NAME),--name '$(NAME)') $(if $(QUERY),--query '$(QUERY)') $(if $(BODY),--body '$(BODY)') $(if $(ROUTE),'$(ROUTE)')
 
 ## build: sam build with the pinned SAM CLI into .aws-sam/build (functions/Makefile: locked
 ##        dependencies for the template's Architecture, unchecked-hash bytecode)

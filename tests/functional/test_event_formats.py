@@ -86,7 +86,14 @@ def test_every_route_has_an_http_api_event() -> None:
         path = json.loads(Path(EVENTS / "ApiFunction" / f"{name}.json").read_text())["rawPath"]
         covered |= {route for route in routes if _matches(route, path)}
     # THEN each route has at least one event for sam local invoke and these tests
-    assert routes - covered == set(), "routes without an event in infra/events/ApiFunction"
+    missing = [
+        f'make event ROUTE="{method.upper()} {route}"'
+        for route in sorted(routes - covered)
+        for method in app.openapi()["paths"][route]
+    ]
+    assert missing == [], (
+        "routes without an event in infra/events/ApiFunction; add each with: " + "; ".join(missing)
+    )
 
 
 def _matches(route: str, path: str) -> bool:

@@ -1,5 +1,7 @@
 """Background-task isolation is the default for every route of the app, not opt-in per module."""
 
+import importlib
+import pkgutil
 from collections.abc import Callable
 
 import fastapi
@@ -7,6 +9,7 @@ import pytest
 from fastapi import BackgroundTasks
 from fastapi.routing import APIRoute
 
+from app.api import routes as route_modules
 from app.api.background import IsolatedBackgroundRoute
 from app.api.main import ROUTERS, app, create_app
 from app.api.routing import APIRouter, UnisolatedRouteError, api_routes
@@ -82,3 +85,20 @@ def test_a_route_on_fastapis_own_router_is_refused_at_startup(
     assert "POST /" in message
     assert "two-tasks" in message
     assert "from app.api.routing import APIRouter" in message
+
+
+def test_every_route_module_has_its_router_in_routers() -> None:
+    # GIVEN the route modules under app/api/routes
+    modules = [
+        importlib.import_module(f"app.api.routes.{info.name}")
+        for info in pkgutil.iter_modules(route_modules.__path__)
+    ]
+    # WHEN their routers are looked for among the app's
+    left_out = [
+        f"add {module.__name__.rsplit('.', 1)[-1]}.router to ROUTERS in functions/app/api/main.py"
+        for module in modules
+        if getattr(module, "router", None) is not None and module.router not in ROUTERS
+    ]
+    # THEN each is there, so its routes are served
+    assert len(modules) >= 5
+    assert left_out == []

@@ -66,7 +66,7 @@ def test_the_command_says_what_is_wrong(tmp_path: Path, capsys: pytest.CaptureFi
     # WHEN it is run without a route, with one the app does not have, or over an existing event
     assert main(["--dir", str(tmp_path)]) == 2
     no_route = capsys.readouterr().err
-    assert main(["POST /word-count/", "--dir", str(tmp_path)]) == 2
+    assert main(["POST /no-such-route/", "--dir", str(tmp_path)]) == 2
     unknown = capsys.readouterr().err
     assert main(["GET /health", "--dir", str(tmp_path)]) == 0
     assert main(["GET /health", "--dir", str(tmp_path)]) == 1
@@ -74,7 +74,7 @@ def test_the_command_says_what_is_wrong(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["GET /health", "--name", "../health", "--dir", str(tmp_path)]) == 2
     # THEN each is one line saying what to do, and nothing was overwritten
     assert 'make event ROUTE="POST /word-count/"' in no_route
-    assert "no route POST /word-count/" in unknown
+    assert "no route POST /no-such-route/" in unknown
     assert "ROUTERS, functions/app/api/main.py" in unknown
     assert "GET /health" in unknown
     assert "give another NAME=" in exists

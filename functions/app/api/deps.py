@@ -15,7 +15,6 @@ from app.notifications.email import Mailer
 from app.tasks.listing import TaskListing
 from app.tasks.schedule_slots import ScheduleSlots
 from app.tasks.schedules import TaskSchedules
-from app.tasks.sender import TaskSender
 from app.tasks.status import TaskStatusStore
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -124,7 +123,9 @@ def get_task_sender(
 ) -> QuotaBoundTasks:
     """The request's task sender, bound by the owner's ``TasksPerHour``: a route that sends
     tasks through ``Tasks`` is counted without asking."""
-    sender = TaskSender(
+    return QuotaBoundTasks(
+        quota=quota,
+        tasks_per_hour=settings.tasks_per_hour,
         sqs=aws.sqs(),
         s3=aws.s3(),
         store=store,
@@ -138,7 +139,6 @@ def get_task_sender(
         slots=slots,
         max_scheduled=settings.max_scheduled_tasks_per_owner,
     )
-    return QuotaBoundTasks(sender, quota, owner, settings.tasks_per_hour)
 
 
 Tasks = Annotated[QuotaBoundTasks, Depends(get_task_sender)]

@@ -6,46 +6,28 @@ included, and nothing is written or sent when the quota refuses (a 429 with Retr
 """
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
-
-from pydantic import BaseModel
+from typing import Any
 
 from app.api.quota import HourlyQuota
-from app.tasks.sender import TaskRequest, when_due
-
-if TYPE_CHECKING:
-    from app.tasks.registry import TaskDefinition
-    from app.tasks.sender import TaskSender
+from app.tasks.sender import TaskRequest, TaskSender, when_due
 
 QUOTA_KIND = "tasks"
 
 
-class QuotaBoundTasks:
-    """Sends tasks for one request's owner, each call charged to the owner's task quota."""
+class QuotaBoundTasks(TaskSender):
+    """A TaskSender whose every send counts against the owner's task quota first.
+
+    ``send`` goes through ``send_many``, so charging there charges every way of sending.
+    """
 
     def __init__(
-        self, sender: "TaskSender", quota: HourlyQuota, owner: str, tasks_per_hour: int
+        self, *, quota: HourlyQuota, tasks_per_hour: int, owner: str, **sender: Any
     ) -> None:
-        self._sender = sender
+        """``sender`` are TaskSender's own arguments."""
+        super().__init__(owner=owner, **sender)
         self._quota = quota
-        self._owner = owner
         self._tasks_per_hour = tasks_per_hour
-
-    def send[A: BaseModel](
-        self,
-        definition: "TaskDefinition[A]",
-        arguments: A,
-        *,
-        delay_seconds: int = 0,
-        group_key: str | None = None,
-        delay: timedelta | None = None,
-        eta: datetime | None = None,
-    ) -> str:
-        """Queue one task (now, after ``delay``/``delay_seconds`` or at ``eta``, up to a year
-        ahead) and return its id; TaskSender.send, counted against the quota."""
-        request = TaskRequest(definition, arguments, delay_seconds, group_key, delay, eta)
-        return self.send_many([request])[0]
+        self._quota_owner = owner
 
     def send_many(self, requests: Sequence[TaskRequest]) -> list[str]:
         """Queue several tasks (TaskSender.send_many), charging the quota once for them all."""
@@ -53,5 +35,5 @@ class QuotaBoundTasks:
             # A time a task cannot have is a 422 (InvalidTaskRequest) before the quota counts it.
             when_due(delay_seconds=request.delay_seconds, delay=request.delay, eta=request.eta)
         if requests:
-            self._quota.consume(self._owner, QUOTA_KIND, len(requests), self._tasks_per_hour)
-        return self._sender.send_many(requests)
+            self._quota.consume(self._quota_owner, QUOTA_KIND, len(requests), self._tasks_per_hour)
+        return super().send_many(requests)

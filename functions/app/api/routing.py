@@ -1,4 +1,5 @@
-"""The project's router: every route it declares isolates its background tasks.
+"""The project's router: every route it declares isolates its background tasks (and reads
+JSON bodies without NaN or Infinity, ``json_body.py``).
 
 Route modules use this ``APIRouter`` instead of FastAPI's, so no route can forget the
 isolation (one failing task must not drop the ones queued after it; see ``background.py``).
@@ -10,10 +11,10 @@ from typing import Any
 
 import fastapi
 
-from app.api.background import IsolatedBackgroundRoute
+from app.api.json_body import FiniteJsonRoute
 
 
 class APIRouter(fastapi.APIRouter):
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("route_class", IsolatedBackgroundRoute)
+        kwargs.setdefault("route_class", FiniteJsonRoute)
         super().__init__(**kwargs)

@@ -129,7 +129,18 @@ def _short(item: Any, budget: int) -> tuple[Any, int]:
     used = 0
     if "input" in item:
         short["input"], used = _clip(item["input"], budget)
-    return jsonable_encoder(short), used
+    return _printable(jsonable_encoder(short)), used
+
+
+def _printable(value: Any) -> Any:
+    """``value`` with each lone surrogate (which UTF-8 cannot carry) shown as its escape."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list):
+        return [_printable(item) for item in value]
+    if isinstance(value, dict):
+        return {_printable(key): _printable(item) for key, item in value.items()}
+    return value
 
 
 def _clip(value: Any, budget: int) -> tuple[Any, int]:

@@ -1,13 +1,17 @@
-"""JSON bodies are read without NaN, Infinity or numbers too large for a float (1e400).
+"""JSON bodies are read as I-JSON (RFC 7493): no NaN or Infinity, no number a float cannot
+hold (1e400), no integer of more digits than Python parses, no lone surrogate ("\\ud800").
 
-Python's json module accepts them, JSON (RFC 8259) does not, and nothing downstream can keep
-them: the 422 that echoes the input is rendered with ``allow_nan=False`` (a 500), and DynamoDB
-and SQS bodies would carry text other parsers refuse. So they are refused where the body is
-parsed, for every route at once: a 422 that names each field holding one.
+Python's json module accepts all but the over-long integer, which it refuses with an error
+FastAPI reports only as a body it could not parse. Nothing downstream can keep them: the 422
+that echoes the input is rendered as strict UTF-8 JSON (``allow_nan=False``), and DynamoDB,
+SQS and S3 hold text that other parsers refuse. So they are refused where the body is parsed,
+for every route at once: a 422 that names each field holding one.
 """
 
 import json
 import math
+import re
+import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -18,87 +22,118 @@ from starlette.responses import Response
 from app.api.background import IsolatedBackgroundRoute
 
 # Fields named in one 422: enough to fix a body, not a list as long as the body; with each
-# number's text cut to its first characters the echo stays within errors.MAX_ECHO_CHARS.
+# input cut to its first characters the echo stays within errors.MAX_ECHO_CHARS.
 MAX_NAMED = 10
-MAX_NUMBER_CHARS = 20
-MESSAGE = "Input should be a finite number: JSON has no NaN or Infinity, nor numbers beyond a float"
+MAX_INPUT_CHARS = 20
+NOT_FINITE = (
+    "Input should be a finite number: JSON has no NaN or Infinity, nor numbers beyond a float"
+)
+TOO_LONG = f"Input should be an integer of at most {sys.get_int_max_str_digits()} digits"
+NOT_UNICODE = "Input should be valid Unicode: a lone surrogate (\\ud800-\\udfff) is not text"
+# Only a body that spells one out can hold a lone surrogate: most bodies skip the search.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+Location = tuple[str | int, ...]
 
 
-class _NonFinite:
-    """Stands in the parsed body where a non-finite number was, with the text that was sent."""
+class _Refused:
+    """Stands in the parsed body where a refused number was, with the text that was sent."""
 
-    __slots__ = ("text",)
+    __slots__ = ("message", "text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, message: str) -> None:
         self.text = text
+        self.message = message
 
 
-class NonFiniteNumberError(HTTPException):
+class InvalidJsonValueError(HTTPException):
     """A 422 in the shape of FastAPI's own (``detail``: items with ``loc`` and ``msg``).
 
     An HTTPException, because FastAPI turns any other exception raised while it reads the body
     into a 400 that says only that the body could not be parsed.
     """
 
-    def __init__(self, found: list[tuple[tuple[str | int, ...], str]]) -> None:
+    def __init__(self, found: list[tuple[Location, str, str]]) -> None:
         detail = [
-            {"type": "finite_number", "loc": ["body", *loc], "msg": MESSAGE, "input": _cut(text)}
-            for loc, text in found[:MAX_NAMED]
+            {"type": "invalid_json_value", "loc": ["body", *loc], "msg": message, "input": text}
+            for loc, message, text in found[:MAX_NAMED]
         ]
         super().__init__(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
 
 
-def _cut(text: str) -> str:
-    return text if len(text) <= MAX_NUMBER_CHARS else text[: MAX_NUMBER_CHARS - 1] + "…"
+def loads_strict(body: bytes | str) -> Any:
+    """``json.loads``, raising InvalidJsonValueError for what I-JSON does not allow."""
+    refused: list[_Refused] = []
 
+    def refuse(text: str, message: str) -> _Refused:
+        refused.append(_Refused(text, message))
+        return refused[-1]
 
-def loads_finite(body: bytes | str) -> Any:
-    """``json.loads``, raising NonFiniteNumberError if a number is not finite."""
-    seen: list[_NonFinite] = []
-
-    def non_finite(text: str) -> _NonFinite:
-        seen.append(_NonFinite(text))
-        return seen[-1]
-
-    def number(text: str) -> float | _NonFinite:
+    def number(text: str) -> float | _Refused:
         value = float(text)
-        return value if math.isfinite(value) else non_finite(text)
+        return value if math.isfinite(value) else refuse(text, NOT_FINITE)
 
-    parsed = json.loads(body, parse_float=number, parse_constant=non_finite)
-    if seen:
-        raise NonFiniteNumberError(_locate(parsed))
+    def integer(text: str) -> int | _Refused:
+        digits = len(text.lstrip("-"))
+        return int(text) if digits <= sys.get_int_max_str_digits() else refuse(text, TOO_LONG)
+
+    parsed = json.loads(
+        body,
+        parse_float=number,
+        parse_int=integer,
+        parse_constant=lambda text: refuse(text, NOT_FINITE),
+    )
+    raw = body if isinstance(body, bytes) else body.encode("utf-8", "surrogatepass")
+    if refused or _SURROGATE_ESCAPE.search(raw):
+        found = _locate(parsed)
+        if found:
+            raise InvalidJsonValueError(found)
     return parsed
 
 
-def _locate(parsed: Any) -> list[tuple[tuple[str | int, ...], str]]:
-    """Where each stand-in is, in document order; iterative, as bodies can nest ~1,000 deep."""
-    found: list[tuple[tuple[str | int, ...], str]] = []
-    stack: list[tuple[tuple[str | int, ...], Any]] = [((), parsed)]
+def _locate(parsed: Any) -> list[tuple[Location, str, str]]:
+    """Each refused value, in document order; iterative, as bodies can nest ~1,000 deep."""
+    found: list[tuple[Location, str, str]] = []
+    stack: list[tuple[Location, Any]] = [((), parsed)]
     while stack and len(found) < MAX_NAMED:
         loc, value = stack.pop()
-        if isinstance(value, _NonFinite):
-            found.append((loc, value.text))
+        if isinstance(value, _Refused):
+            found.append((loc, value.message, _shown(value.text)))
+        elif isinstance(value, str) and _SURROGATE.search(value):
+            found.append((loc, NOT_UNICODE, _shown(value)))
         elif isinstance(value, dict):
+            for key in value:
+                if _SURROGATE.search(key):
+                    found.append(((*loc, _shown(key, cut=False)), NOT_UNICODE, _shown(key)))
             stack.extend(((*loc, key), item) for key, item in reversed(value.items()))
         elif isinstance(value, list):
             stack.extend(((*loc, index), item) for index, item in reversed(list(enumerate(value))))
     return found
 
 
-class FiniteJsonRequest(Request):
+def _shown(text: str, *, cut: bool = True) -> str:
+    """``text`` as UTF-8 can carry it (a lone surrogate as its escape), cut to a few characters."""
+    printable = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if cut and len(printable) > MAX_INPUT_CHARS:
+        return printable[: MAX_INPUT_CHARS - 1] + "…"
+    return printable
+
+
+class StrictJsonRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            self._json = loads_finite(await self.body())
+            self._json = loads_strict(await self.body())
         return self._json
 
 
-class FiniteJsonRoute(IsolatedBackgroundRoute):
-    """The project's route: finite JSON bodies, isolated background tasks."""
+class StrictJsonRoute(IsolatedBackgroundRoute):
+    """The project's route: I-JSON bodies, isolated background tasks."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
 
-        async def finite_json(request: Request) -> Response:
-            return await handle(FiniteJsonRequest(request.scope, request.receive))
+        async def strict_json(request: Request) -> Response:
+            return await handle(StrictJsonRequest(request.scope, request.receive))
 
-        return finite_json
+        return strict_json

@@ -1,5 +1,5 @@
 """The project's router: every route it declares isolates its background tasks (and reads
-JSON bodies without NaN or Infinity, ``json_body.py``).
+JSON bodies as I-JSON, ``json_body.py``).
 
 Route modules use this ``APIRouter`` instead of FastAPI's, so no route can forget the
 isolation (one failing task must not drop the ones queued after it; see ``background.py``).
@@ -11,10 +11,10 @@ from typing import Any
 
 import fastapi
 
-from app.api.json_body import FiniteJsonRoute
+from app.api.json_body import StrictJsonRoute
 
 
 class APIRouter(fastapi.APIRouter):
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("route_class", FiniteJsonRoute)
+        kwargs.setdefault("route_class", StrictJsonRoute)
         super().__init__(**kwargs)

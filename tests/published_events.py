@@ -14,16 +14,14 @@ as API Gateway, a Function URL or an ALB would send them.
 import base64
 import copy
 import json
-import os
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tests.sam_cli import run_sam_python
+
 # (service, event) of every `sam local generate-event` this module uses.
 SAM_EVENTS = [
     ("apigateway", "aws-proxy"),
@@ -74,30 +72,7 @@ print(json.dumps(events))
 
 @cache
 def _sam_events() -> dict[tuple[str, str], dict[str, Any]]:
-    venv = subprocess.run(
-        ["bash", "-c", "source scripts/lib/tools.sh && sam_venv"],
-        cwd=REPO_ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    # The SAM CLI's own interpreter and packages, not the project's; no telemetry, no account.
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in ("PYTHONPATH", "VIRTUAL_ENV") and not name.startswith("AWS_")
-    }
-    environment |= {"SAM_CLI_TELEMETRY": "0", "AWS_CONFIG_FILE": os.devnull}
-    completed = subprocess.run(
-        [f"{venv}/bin/python", "-c", GENERATE, json.dumps(SAM_EVENTS)],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=120,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    events: list[dict[str, Any]] = json.loads(completed.stdout)
+    events: list[dict[str, Any]] = json.loads(run_sam_python(GENERATE, json.dumps(SAM_EVENTS)))
     return dict(zip(SAM_EVENTS, events, strict=True))
 
 

@@ -192,10 +192,7 @@ def test_the_worker_runs_a_task_delivered_in_the_published_fifo_record_shape(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a FIFO task queue, and a task the API queued on it
-    fifo_url = stack.sqs.create_queue(
-        QueueName="tasks-published.fifo", Attributes={"FifoQueue": "true"}
-    )["QueueUrl"]
-    fifo_arn = stack.queue_arn.replace(stack.queue_arn.rsplit(":", 1)[1], "tasks-published.fifo")
+    fifo_url, fifo_arn = stack.fifo_queue("tasks-published.fifo")
     monkeypatch.setenv("TASK_QUEUE_URL", fifo_url)
     wiring.reset()
     stack.upload("uploads/local/report.csv", b"a,b\n1,2\n")

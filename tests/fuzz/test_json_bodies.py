@@ -17,13 +17,13 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from app.api.errors import MAX_ECHO_CHARS
 from app.api.main import app
 from tests.functional.stack import Stack
-from tests.fuzz.conftest import generated_cases
+from tests.fuzz.conftest import fuzz_settings, generated_cases
 from tests.lambda_context import FakeContext
 
 # The routes with a JSON body, by the sample event that calls each.
@@ -162,13 +162,7 @@ def test_no_json_body_is_a_server_error(fuzz_stack: Stack, route: str) -> None:
     statuses: Counter[int] = Counter()
     fuzz_stack.upload(UPLOAD, b"a,b\n")
 
-    @settings(
-        max_examples=MAX_EXAMPLES,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    )
+    @fuzz_settings(MAX_EXAMPLES)
     @given(body=bodies, as_base64=st.booleans())
     def send(body: str, as_base64: bool) -> None:
         # GIVEN a body a client could send, as API Gateway delivers it

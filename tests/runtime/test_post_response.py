@@ -383,7 +383,7 @@ def test_a_non_http_event_gets_a_clear_error_and_is_still_released(
     assert result.error_type == "UnsupportedEventError"
     assert result.error is not None
     assert "API Gateway HTTP events" in result.error["errorMessage"]
-    assert "Records" in result.error["errorMessage"]
+    assert "it got an SQS batch" in result.error["errorMessage"]
     # ... the invoke is released at once, and the next one is served
     assert result.wait_released(timeout=5) - result.responded_at < 0.5
     following = emulator.invoke(load_event("items-no-query"))
@@ -496,6 +496,73 @@ def test_api_function_health_is_released_at_once(api_function: ApiFunction) -> N
     # THEN it answers ok and the invoke is released right away
     assert body(result) == {"status": "ok"}
     assert result.wait_released(timeout=5) - result.responded_at < 0.5
+
+
+def published_served() -> list[Any]:
+    from tests.published_events import alb_multi_value, function_url, sam
+
+    return [sam("apigateway", "aws-proxy"), function_url(), alb_multi_value()]
+
+
+def published_refused() -> list[Any]:
+    from tests.published_events import http_api_request_authorizer, sam, vpc_lattice_v2
+
+    return [
+        (sam("cloudfront", "simple-remote-call"), "a Lambda@Edge (CloudFront) event"),
+        (vpc_lattice_v2(), "a VPC Lattice request (payload 2.0)"),
+        (http_api_request_authorizer(), "an API Gateway HTTP API REQUEST authorizer event"),
+    ]
+
+
+@pytest.mark.parametrize("published", published_served(), ids=lambda event: event.name)
+def test_api_function_answers_published_requests_of_each_format(
+    api_function: ApiFunction, published: Any
+) -> None:
+    from tests.published_events import retarget
+
+    # GIVEN a request as AWS publishes its format, at GET /health
+    event = retarget(published.copy(), "GET", "/health")
+    # WHEN Lambda invokes the API function with it under awslambdaric
+    result = api_function.emulator.invoke(event)
+    # THEN the answer is the route's, in that format's shape, and the invoke is released
+    assert body(result) == {"status": "ok"}
+    assert result.payload["statusCode"] == 200
+    headers_key = "multiValueHeaders" if "multiValueHeaders" in event else "headers"
+    assert headers_key in result.payload
+    result.wait_released(timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("published", "source"), published_refused(), ids=lambda value: getattr(value, "name", "")
+)
+def test_api_function_refuses_published_events_it_does_not_serve_by_name(
+    api_function: ApiFunction, published: Any, source: str
+) -> None:
+    # GIVEN an event of a source the API function does not serve
+    # WHEN Lambda invokes the function with it
+    result = api_function.emulator.invoke(published.copy())
+    # THEN the invoke fails with UnsupportedEventError naming the source; the next is served
+    assert result.error_type == "UnsupportedEventError"
+    assert result.error is not None
+    assert source in result.error["errorMessage"]
+    result.wait_released(timeout=5)
+    following = api_function.emulator.invoke(load_event("health"))
+    assert body(following) == {"status": "ok"}
+    following.wait_released(timeout=5)
+
+
+def test_api_function_answers_a_body_that_is_not_the_base64_it_claims_with_a_400(
+    api_function: ApiFunction,
+) -> None:
+    # GIVEN an HTTP API request whose body is flagged base64 but is not
+    event = load_event("create-upload")
+    event["body"] = '{"filename": "report.csv"}'
+    event["isBase64Encoded"] = True
+    # WHEN it is invoked THEN it is a 400 saying so, not a function error
+    result = api_function.emulator.invoke(event)
+    assert result.payload["statusCode"] == 400
+    assert "not valid base64" in body(result)["detail"]
+    result.wait_released(timeout=5)
 
 
 # -- Lambda Managed Instances -----------------------------------------------------------------

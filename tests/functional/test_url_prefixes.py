@@ -8,7 +8,6 @@ In each case the route is found, ``/docs`` points at the prefixed ``openapi.json
 ``servers`` carry the prefix), and a queued task's ``Location`` is a URL the client can follow.
 """
 
-import importlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -94,19 +93,17 @@ DEPLOYMENTS = [
 
 @pytest.fixture
 def deployed(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Handler]]:
-    """The API function's handler as Lambda loads it, with API_BASE_PATH set as given."""
-    import app.api.handler
+    """The API function's handler, with API_BASE_PATH (from ApiBasePath) set as given."""
+    from app.api.handler import handler
 
     def load(base_path: str) -> Handler:
         monkeypatch.setenv("API_BASE_PATH", base_path)
         get_settings.cache_clear()
-        module = importlib.reload(app.api.handler)
-        return module.handler  # type: ignore[no-any-return]
+        return handler
 
     yield load
     monkeypatch.delenv("API_BASE_PATH")
     get_settings.cache_clear()
-    importlib.reload(app.api.handler)
 
 
 @pytest.mark.parametrize("deployment", DEPLOYMENTS, ids=[d.name for d in DEPLOYMENTS])

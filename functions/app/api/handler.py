@@ -19,7 +19,7 @@ app.openapi()
 # After a SnapStart restore, each copy of the snapshot opens connections of its own.
 adapter = PostResponseHandler(
     app,
-    base_path=get_settings().api_base_path,
+    base_path=lambda: get_settings().api_base_path,
     warm_path="/health",
     after_restore=aws.renew_clients,
 )

@@ -63,14 +63,15 @@ class PostResponseHandler:
         self,
         app: ASGIApp,
         *,
-        base_path: str = "",
+        base_path: str | Callable[[], str] = "",
         deadline_margin: float = 0.5,
         warm_path: str | None = None,
         after_restore: Callable[[], None] | None = None,
     ) -> None:
         self._app = cast(ASGI, app)
         # Mangum would strip the base path from the path; it stays, as the root_path instead.
-        self._base_path = normalize_base_path(base_path)
+        # A callable is asked at each request, as the app reads its other settings.
+        self._base_path = base_path if callable(base_path) else (lambda: base_path)
         self._config = LambdaConfig(
             api_gateway_base_path="/",
             text_mime_types=[*DEFAULT_TEXT_MIME_TYPES],
@@ -111,7 +112,8 @@ class PostResponseHandler:
             except InvalidRequestBody as error:
                 return handler(_bad_request(str(error)))
             scope = handler.scope
-            prefix = prefix_scope(event, scope["path"], self._base_path)
+            base_path = normalize_base_path(self._base_path())
+            prefix = prefix_scope(event, scope["path"], base_path)
             cycle = ResponseCycle({**scope, **prefix, "state": self._state.copy()}, body)
             deadline = time.time() + context.get_remaining_time_in_millis() / 1000
             # Copied into the request's task, so its background work logs its own request id

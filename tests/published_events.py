@@ -341,7 +341,8 @@ def retarget(
     event["queryStringParameters"] = single
     event["multiValueQueryStringParameters"] = multi
     context["httpMethod"] = method
-    context["path"] = f"/{context['stage']}{path}"
+    if context.get("stage"):
+        context["path"] = f"/{context['stage']}{path}"
     return event
 
 

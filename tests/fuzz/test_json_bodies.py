@@ -198,3 +198,19 @@ def test_non_finite_numbers_anywhere_are_a_422_naming_the_field(fuzz_stack: Stac
                 assert item["loc"] == loc
                 assert item["input"] == spelled
                 assert "finite number" in item["msg"]
+
+
+def test_long_integers_and_lone_surrogates_are_a_422_naming_the_field(fuzz_stack: Stack) -> None:
+    cases = [
+        ('{"delay_seconds": ' + "9" * 5000 + "}", ["body", "delay_seconds"], "at most 4300 digits"),
+        ('{"file_paths": ["a", "\\ud800"]}', ["body", "file_paths", 1], "lone surrogate"),
+        ('{"\\udfff": 1}', ["body", "\\udfff"], "lone surrogate"),
+    ]
+    for body, loc, says in cases:
+        # GIVEN a body with an integer past int()'s limit, or a lone surrogate
+        # WHEN it is sent THEN it is a 422 naming where, never a 400 or a 500
+        response = send_body("process-batch", body)
+        assert response["statusCode"] == 422, (body[:60], response["body"])
+        [item] = json.loads(response["body"])["detail"]
+        assert item["loc"] == loc
+        assert says in item["msg"]

@@ -53,7 +53,8 @@ __all__ = ["PostResponseHandler", "UnsupportedEventError"]
 
 
 class InvalidRequestBody(ValueError):
-    """The event's body cannot be the request's bytes (it claims base64 but is not)."""
+    """The event's body cannot be the request's bytes: it claims base64 but is not, or is
+    not text at all (a hand-made event)."""
 
 
 class PostResponseHandler:
@@ -230,7 +231,8 @@ def _request_body(event: dict[str, Any]) -> bytes:
                 "the request body is marked as base64-encoded (isBase64Encoded) but is not "
                 "valid base64"
             ) from None
-    # A lone surrogate cannot come from API Gateway's UTF-8; kept, it fails JSON decoding.
+    # A lone surrogate cannot come from API Gateway's UTF-8; kept, the JSON reader refuses it
+    # by name (app.api.json_body) rather than the encoding failing here.
     return body.encode("utf-8", "surrogatepass")
 
 

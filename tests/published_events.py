@@ -114,6 +114,24 @@ def function_url() -> PublishedEvent:
     )
 
 
+def http_api_payload_1() -> PublishedEvent:
+    def change(event: dict[str, Any]) -> None:
+        event["version"] = "1.0"
+        context = event["requestContext"]
+        context["domainName"] = "id.execute-api.us-east-1.amazonaws.com"
+        context["stage"] = "$default"
+        context["path"] = event["path"]
+
+    return derived(
+        "http-api-payload-1.0",
+        sam("apigateway", "aws-proxy"),
+        "as an HTTP API's payload 1.0 (docs.aws.amazon.com/apigateway/latest/developerguide/"
+        "http-api-develop-integrations-lambda.html: version 1.0, the REST proxy's fields, "
+        "requestContext.path equal to path)",
+        change,
+    )
+
+
 def alb_multi_value() -> PublishedEvent:
     def change(event: dict[str, Any]) -> None:
         headers = event.pop("headers")
@@ -256,6 +274,7 @@ def served_http_events() -> list[PublishedEvent]:
     return [
         sam("apigateway", "aws-proxy"),
         sam("apigateway", "http-api-proxy"),
+        http_api_payload_1(),
         function_url(),
         sam("alb", "request"),
         alb_multi_value(),
@@ -293,6 +312,7 @@ def refused_by_the_worker() -> list[tuple[PublishedEvent, str]]:
     named = {
         "sam:apigateway/aws-proxy": "an API Gateway REST API request",
         "sam:apigateway/http-api-proxy": "an API Gateway HTTP API request (payload 2.0)",
+        "http-api-payload-1.0": "an API Gateway HTTP API request (payload 1.0)",
         "function-url": "a Lambda Function URL request",
         "sam:alb/request": "an Application Load Balancer request",
         "alb-multi-value": "an Application Load Balancer request",
@@ -337,11 +357,14 @@ def retarget(
         else:
             event["queryStringParameters"] = single
         return event
-    # A REST API sends both, and has the stage in requestContext.path.
+    # API Gateway sends both; a REST API has the stage in requestContext.path alone, an HTTP
+    # API's payload 1.0 the same path in both.
     event["queryStringParameters"] = single
     event["multiValueQueryStringParameters"] = multi
     context["httpMethod"] = method
-    if context.get("stage"):
+    if event.get("version") == "1.0":
+        context["path"] = path
+    elif context.get("stage"):
         context["path"] = f"/{context['stage']}{path}"
     return event
 

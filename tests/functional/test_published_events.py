@@ -41,6 +41,7 @@ HTTP_API_RESPONSE = {"statusCode", "headers", "body", "isBase64Encoded"}
 RESPONSE_KEYS = {
     "sam:apigateway/aws-proxy": REST_RESPONSE,
     "sam:apigateway/http-api-proxy": HTTP_API_RESPONSE,
+    "http-api-payload-1.0": REST_RESPONSE,
     "function-url": HTTP_API_RESPONSE,
     "sam:alb/request": {"statusCode", "headers", "body", "isBase64Encoded"},
     "alb-multi-value": {"statusCode", "multiValueHeaders", "body", "isBase64Encoded"},
@@ -73,6 +74,7 @@ def json_body(response: dict[str, Any]) -> Any:
 def test_every_published_event_has_its_origin_and_every_served_format_its_shape() -> None:
     events = SERVED + [event for event, _ in REFUSED_BY_API]
     assert all(event.origin.startswith("sam local generate-event ") for event in events)
+    assert all("docs.aws.amazon.com" in e.origin for e in events if not e.name.startswith("sam:"))
     assert set(RESPONSE_KEYS) == set(ids(SERVED))
 
 

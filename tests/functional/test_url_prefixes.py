@@ -18,7 +18,7 @@ import pytest
 from app.config import get_settings
 from tests.functional.stack import Stack
 from tests.lambda_context import FakeContext
-from tests.published_events import PublishedEvent, retarget, sam
+from tests.published_events import PublishedEvent, http_api_payload_1, retarget, sam
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 UPLOAD = "uploads/local/report.csv"
@@ -38,7 +38,7 @@ class Deployment:
     def event(self, method: str, route: str, query: str = "") -> dict[str, Any]:
         """The request ``method prefix+route`` as API Gateway sends it for this deployment."""
         published = self.source().copy()
-        rest = "version" not in published
+        rest = "version" not in published  # payload 1.0 has the REST fields, the HTTP API's paths
         # A REST API's path is the route alone on its default endpoint (the stage is only in
         # requestContext.path), the whole client path behind a custom domain.
         path = route if rest and self.domain is None else self.prefix + route
@@ -69,6 +69,7 @@ DEPLOYMENTS = [
     # SAM's HTTP API event is on the $default stage: no prefix
     Deployment("http-api-default-stage", http_api, prefix=""),
     Deployment("http-api-named-stage", http_api, prefix="/dev", stage="dev"),
+    Deployment("http-api-payload-1.0-named-stage", http_api_payload_1, prefix="/dev", stage="dev"),
     # A custom domain maps to a stage without the stage in the URL
     Deployment(
         "http-api-custom-domain",

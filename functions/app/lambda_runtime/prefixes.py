@@ -5,7 +5,8 @@ API Gateway puts it in the event in three ways (the app's routes never include i
 * a REST API's default endpoint (``…execute-api…/Prod/health``): ``path`` is ``/health``,
   ``requestContext.path`` is ``/Prod/health``;
 * an HTTP API's named stage on its default endpoint (``…execute-api…/dev/health``): ``rawPath``
-  and ``requestContext.http.path`` are ``/dev/health``; the ``$default`` stage adds nothing;
+  and ``requestContext.http.path`` (payload 1.0: ``path``) are ``/dev/health``; the
+  ``$default`` stage adds nothing;
 * a custom domain's API mapping (HTTP API) or base path mapping (REST API), such as
   ``api.example.com/v1/health``: the path is ``/v1/health`` and no field names the mapping, so
   the deployment says it (``ApiBasePath``, ``API_BASE_PATH``).
@@ -24,12 +25,11 @@ def prefix_scope(event: dict[str, Any], path: str, base_path: str) -> dict[str, 
     """The scope keys that put ``path`` (Mangum's, unquoted) under its URL prefix, if any."""
     context = event.get("requestContext") or {}
     stage = context.get("stage")
-    if "version" not in event:  # REST API
-        full_path = context.get("path")
-        if stage and full_path and full_path == f"/{stage}{event.get('path')}":
+    if isinstance(stage, str) and stage not in ("", DEFAULT_STAGE):
+        if _stage_only_in_context(event, context, stage):  # REST, or a payload 1.0 so shaped
             return {"root_path": f"/{stage}", "path": f"/{stage}{path}"}
-    elif _is_named_stage(stage) and _on_default_endpoint(context) and _under(path, f"/{stage}"):
-        return {"root_path": f"/{stage}"}
+        if _stage_in_path(event, context, stage, path):  # HTTP API, payloads 1.0 and 2.0
+            return {"root_path": f"/{stage}"}
     if base_path and _under(path, base_path):
         return {"root_path": base_path}
     return {}
@@ -41,8 +41,13 @@ def normalize_base_path(value: str) -> str:
     return f"/{stripped}" if stripped else ""
 
 
-def _is_named_stage(stage: Any) -> bool:
-    return isinstance(stage, str) and stage not in ("", DEFAULT_STAGE)
+def _stage_only_in_context(event: dict[str, Any], context: dict[str, Any], stage: str) -> bool:
+    full_path = context.get("path")
+    return event.get("version") != "2.0" and full_path == f"/{stage}{event.get('path')}"
+
+
+def _stage_in_path(event: dict[str, Any], context: dict[str, Any], stage: str, path: str) -> bool:
+    return "version" in event and _on_default_endpoint(context) and _under(path, f"/{stage}")
 
 
 def _on_default_endpoint(context: dict[str, Any]) -> bool:

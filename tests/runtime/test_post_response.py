@@ -22,18 +22,15 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 from moto.core.models import DEFAULT_ACCOUNT_ID
-from moto.server import ThreadedMotoServer
 from moto.ses.models import ses_backends
 
-from infra.local.resources import create_resources
 from infra.local.template import (
-    LOCAL_PARAMETERS,
-    function_environment,
     function_settings,
     load_template,
 )
 from tests.runtime.emulator import REGION, InvokeResult, LambdaEmulator
 from tests.runtime.process import REPO_ROOT, RuntimeProcess, json_logs, run_function
+from tests.runtime.template_functions import FAKE_CREDENTIALS, template_function
 
 if TYPE_CHECKING:
     from mypy_boto3_ses import SESClient
@@ -42,12 +39,6 @@ pytestmark = pytest.mark.timeout(60)
 
 EVENTS = REPO_ROOT / "infra" / "events"
 SEED_HANDLER = "tests.runtime.fixtures.seed_app.handler"
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-}
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -407,43 +398,19 @@ class ApiFunction:
 
 @pytest.fixture(scope="module")
 def api_function() -> Iterator[ApiFunction]:
-    template = load_template()
-    settings = function_settings(template, "ApiFunction")
-    sender = str(template["Parameters"]["SenderEmail"]["Default"])
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    ses: SESClient = boto3.client("ses", endpoint_url=endpoint, region_name=REGION)
-    try:
-        ses.verify_email_identity(EmailAddress=sender)
-        # The template's tables, queues and bucket (the routes count quotas and queue tasks),
-        # and its environment as a stack without an authorizer gets it.
-        physical = create_resources(
-            template,
-            sqs=boto3.client("sqs", endpoint_url=endpoint, region_name=REGION),
-            dynamodb=boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION),
-            s3=boto3.client("s3", endpoint_url=endpoint, region_name=REGION),
-            scheduler=boto3.client("scheduler", endpoint_url=endpoint, region_name=REGION),
-        )
-        env = {
-            **function_environment(template, "ApiFunction", physical, LOCAL_PARAMETERS),
-            **FAKE_CREDENTIALS,
-            "AWS_ENDPOINT_URL": endpoint,
-            "SENDER_EMAIL": sender,
-            "POWERTOOLS_SERVICE_NAME": "api",
-            "POWERTOOLS_METRICS_NAMESPACE": "LambdaBackgroundRuntimeTests",
-        }
-        with run_function(
-            settings.handler,
-            env,
-            function_timeout=settings.timeout_seconds,
-            function_name="ApiFunction",
-        ) as (emulator, process):
-            yield ApiFunction(emulator, process, ses, sender)
-    finally:
-        ses.close()
-        server.stop()
+    sender = str(load_template()["Parameters"]["SenderEmail"]["Default"])
+    with template_function(
+        "ApiFunction",
+        SENDER_EMAIL=sender,
+        POWERTOOLS_SERVICE_NAME="api",
+        POWERTOOLS_METRICS_NAMESPACE="LambdaBackgroundRuntimeTests",
+    ) as function:
+        ses: SESClient = boto3.client("ses", endpoint_url=function.endpoint, region_name=REGION)
+        try:
+            ses.verify_email_identity(EmailAddress=sender)
+            yield ApiFunction(function.emulator, function.process, ses, sender)
+        finally:
+            ses.close()
 
 
 def sent_to(address: str) -> int:

@@ -46,6 +46,7 @@ bench: .venv/.synced
 	$(PY) -m bench.worker_overhead
 	$(PY) -m bench.no_loss
 	$(PY) -m bench.cold_start
+	$(PY) -m bench.json_bodies
 
 ## upload: upload FILE through the API's presigned POST (POST /uploads) and print its key (make upload FILE=a.csv)
 upload: .venv/.synced

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
     upload_expiry_seconds: int = Field(default=300, ge=1, le=3600)
     max_request_bytes: int = Field(default=1024 * 1024, ge=1)
+    # A custom domain's API mapping key or base path mapping ("v1" for api.example.com/v1/):
+    # API Gateway passes it in the path, so it is served as the root_path. Empty: none.
+    api_base_path: str = Field(default="", pattern=r"^/?([A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*)?/?$")
 
     @field_validator("email_allowed_domains", mode="before")
     @classmethod

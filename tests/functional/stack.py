@@ -204,6 +204,11 @@ class Stack:
     def upload(self, key: str, body: bytes) -> None:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
 
+    def fifo_queue(self, name: str) -> tuple[str, str]:
+        """A new FIFO queue ``name`` (ending .fifo) beside the stack's: its URL and ARN."""
+        url = self.sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"})["QueueUrl"]
+        return url, self.queue_arn.replace(self.queue_arn.rsplit(":", 1)[1], name)
+
 
 @contextmanager
 def apply_environment(environment: dict[str, str]) -> Iterator[None]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import HealthCheck, settings
 
 from tests.functional.conftest import stack
 from tests.functional.stack import Stack
@@ -19,7 +20,7 @@ from tests.functional.stack import Stack
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-__all__ = ["fuzz_stack", "generated_cases", "stack"]
+__all__ = ["fuzz_settings", "fuzz_stack", "generated_cases", "stack"]
 
 # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html
 _NOT_SQS_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -65,6 +66,20 @@ def refuse_what_sqs_refuses(client: "SQSClient") -> None:
 
     for operation in ("SendMessage", "SendMessageBatch"):
         client.meta.events.register(f"before-parameter-build.sqs.{operation}", check)
+
+
+def fuzz_settings(max_examples: int) -> settings:
+    """Every fuzz run's Hypothesis settings: a fixed seed, no example database, no deadline.
+
+    A run's examples share the test's moto stack (a function-scoped fixture) on purpose.
+    """
+    return settings(
+        max_examples=max_examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
 
 
 # Generated cases per fuzz run, that is requests sent or batches handled, for the summary.

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis import APIOperation, Case, CheckFunction, GenerationMode, Response
 from schemathesis.checks import not_a_server_error
@@ -31,7 +31,7 @@ from app.api.main import app
 from app.tasks.envelope import TaskEnvelope
 from app.tasks.lifecycle import TaskState
 from tests.functional.stack import Stack
-from tests.fuzz.conftest import generated_cases
+from tests.fuzz.conftest import fuzz_settings, generated_cases
 
 Operation = APIOperation[Any, Any, Any, Any]
 
@@ -181,13 +181,7 @@ def test_operation(fuzz_stack: Stack, label: str, mode: GenerationMode) -> None:
     statuses: Counter[int] = Counter()
 
     # The moto stack is shared by the run's examples on purpose: it only ever grows.
-    @settings(
-        max_examples=MAX_EXAMPLES,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    )
+    @fuzz_settings(MAX_EXAMPLES)
     @given(case=cases(operation, mode, fuzz_stack))
     def send(case: Case[Any]) -> None:
         nonlocal sent

@@ -22,7 +22,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -30,7 +30,7 @@ from app.tasks.envelope import TaskEnvelope
 from app.tasks.status import TaskState
 from app.worker.handler import handler
 from tests.functional.stack import Stack
-from tests.fuzz.conftest import generated_cases, sqs_text_problem
+from tests.fuzz.conftest import fuzz_settings, generated_cases, sqs_text_problem
 from tests.lambda_context import FakeContext
 
 GOOD_UPLOAD = "uploads/local/fuzz/good.txt"
@@ -260,13 +260,7 @@ def test_bad_records_never_break_the_batch_or_its_good_records(fuzz_stack: Stack
     stack.upload(GOOD_UPLOAD, b"one\ntwo\n")
     examples = 0
 
-    @settings(
-        max_examples=MAX_EXAMPLES,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    )
+    @fuzz_settings(MAX_EXAMPLES)
     @given(
         bad=st.integers(min_value=1, max_value=7).flatmap(
             lambda count: st.tuples(*(bad_records(index) for index in range(count)))

@@ -8,16 +8,13 @@ edit cannot drop one without a test failing.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from infra.local.template import (
-    REPO_ROOT,
     TEMPLATE_PATH,
     Physical,
     Resolver,
@@ -27,6 +24,7 @@ from infra.local.template import (
     resource,
     sqs_event_settings,
 )
+from tests.sam_cli import run_sam_python
 
 Template = dict[str, Any]
 
@@ -39,7 +37,6 @@ AUTH_ON = {"AuthEnabled": "true", "JwtIssuer": ISSUER, "JwtAudience": AUDIENCE}
 AUTH_OFF = {"AuthEnabled": "false"}
 TOPIC = "arn:aws:sns:us-east-1:123456789012:alerts"
 
-SAM_PYTHON = REPO_ROOT / ".tools" / "sam" / "bin" / "python"
 # What `sam validate` (without --lint) does: SAM's transform, offline, printed as JSON.
 TRANSLATE = """
 import json, sys
@@ -308,36 +305,8 @@ def test_every_ignored_cfn_lint_rule_gives_a_reason(template: Template) -> None:
 @pytest.fixture(scope="module")
 def translated() -> Template:
     """template.yaml as SAM translates it (the pinned SAM CLI under .tools/sam), offline."""
-    # The pinned SAM CLI, installed as scripts/check-template installs it (once; reused after).
-    subprocess.run(
-        ["bash", "-c", "source scripts/lib/tools.sh && sam_venv >/dev/null"],
-        cwd=REPO_ROOT,
-        check=True,
-    )
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("AWS_") or name == "AWS_CA_BUNDLE"
-    }
-    # Dummy credentials and no config files: nothing here can reach, or act as, an account.
-    environment |= {
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "SAM_CLI_TELEMETRY": "0",
-    }
-    completed = subprocess.run(
-        [str(SAM_PYTHON), "-c", TRANSLATE, str(TEMPLATE_PATH)],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=90,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    document: Template = json.loads(completed.stdout)
+    translated = run_sam_python(TRANSLATE, str(TEMPLATE_PATH), timeout=90)
+    document: Template = json.loads(translated)
     return document
 
 

@@ -22,18 +22,15 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 from moto.core.models import DEFAULT_ACCOUNT_ID
-from moto.server import ThreadedMotoServer
 from moto.ses.models import ses_backends
 
-from infra.local.resources import create_resources
 from infra.local.template import (
-    LOCAL_PARAMETERS,
-    function_environment,
     function_settings,
     load_template,
 )
 from tests.runtime.emulator import REGION, InvokeResult, LambdaEmulator
 from tests.runtime.process import REPO_ROOT, RuntimeProcess, json_logs, run_function
+from tests.runtime.template_functions import FAKE_CREDENTIALS, template_function
 
 if TYPE_CHECKING:
     from mypy_boto3_ses import SESClient
@@ -42,12 +39,6 @@ pytestmark = pytest.mark.timeout(60)
 
 EVENTS = REPO_ROOT / "infra" / "events"
 SEED_HANDLER = "tests.runtime.fixtures.seed_app.handler"
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-}
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -383,7 +374,7 @@ def test_a_non_http_event_gets_a_clear_error_and_is_still_released(
     assert result.error_type == "UnsupportedEventError"
     assert result.error is not None
     assert "API Gateway HTTP events" in result.error["errorMessage"]
-    assert "Records" in result.error["errorMessage"]
+    assert "it got an SQS batch" in result.error["errorMessage"]
     # ... the invoke is released at once, and the next one is served
     assert result.wait_released(timeout=5) - result.responded_at < 0.5
     following = emulator.invoke(load_event("items-no-query"))
@@ -407,43 +398,19 @@ class ApiFunction:
 
 @pytest.fixture(scope="module")
 def api_function() -> Iterator[ApiFunction]:
-    template = load_template()
-    settings = function_settings(template, "ApiFunction")
-    sender = str(template["Parameters"]["SenderEmail"]["Default"])
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    ses: SESClient = boto3.client("ses", endpoint_url=endpoint, region_name=REGION)
-    try:
-        ses.verify_email_identity(EmailAddress=sender)
-        # The template's tables, queues and bucket (the routes count quotas and queue tasks),
-        # and its environment as a stack without an authorizer gets it.
-        physical = create_resources(
-            template,
-            sqs=boto3.client("sqs", endpoint_url=endpoint, region_name=REGION),
-            dynamodb=boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION),
-            s3=boto3.client("s3", endpoint_url=endpoint, region_name=REGION),
-            scheduler=boto3.client("scheduler", endpoint_url=endpoint, region_name=REGION),
-        )
-        env = {
-            **function_environment(template, "ApiFunction", physical, LOCAL_PARAMETERS),
-            **FAKE_CREDENTIALS,
-            "AWS_ENDPOINT_URL": endpoint,
-            "SENDER_EMAIL": sender,
-            "POWERTOOLS_SERVICE_NAME": "api",
-            "POWERTOOLS_METRICS_NAMESPACE": "LambdaBackgroundRuntimeTests",
-        }
-        with run_function(
-            settings.handler,
-            env,
-            function_timeout=settings.timeout_seconds,
-            function_name="ApiFunction",
-        ) as (emulator, process):
-            yield ApiFunction(emulator, process, ses, sender)
-    finally:
-        ses.close()
-        server.stop()
+    sender = str(load_template()["Parameters"]["SenderEmail"]["Default"])
+    with template_function(
+        "ApiFunction",
+        SENDER_EMAIL=sender,
+        POWERTOOLS_SERVICE_NAME="api",
+        POWERTOOLS_METRICS_NAMESPACE="LambdaBackgroundRuntimeTests",
+    ) as function:
+        ses: SESClient = boto3.client("ses", endpoint_url=function.endpoint, region_name=REGION)
+        try:
+            ses.verify_email_identity(EmailAddress=sender)
+            yield ApiFunction(function.emulator, function.process, ses, sender)
+        finally:
+            ses.close()
 
 
 def sent_to(address: str) -> int:
@@ -496,6 +463,73 @@ def test_api_function_health_is_released_at_once(api_function: ApiFunction) -> N
     # THEN it answers ok and the invoke is released right away
     assert body(result) == {"status": "ok"}
     assert result.wait_released(timeout=5) - result.responded_at < 0.5
+
+
+def published_served() -> list[Any]:
+    from tests.published_events import alb_multi_value, function_url, sam
+
+    return [sam("apigateway", "aws-proxy"), function_url(), alb_multi_value()]
+
+
+def published_refused() -> list[Any]:
+    from tests.published_events import http_api_request_authorizer, sam, vpc_lattice_v2
+
+    return [
+        (sam("cloudfront", "simple-remote-call"), "a Lambda@Edge (CloudFront) event"),
+        (vpc_lattice_v2(), "a VPC Lattice request (payload 2.0)"),
+        (http_api_request_authorizer(), "an API Gateway HTTP API REQUEST authorizer event"),
+    ]
+
+
+@pytest.mark.parametrize("published", published_served(), ids=lambda event: event.name)
+def test_api_function_answers_published_requests_of_each_format(
+    api_function: ApiFunction, published: Any
+) -> None:
+    from tests.published_events import retarget
+
+    # GIVEN a request as AWS publishes its format, at GET /health
+    event = retarget(published.copy(), "GET", "/health")
+    # WHEN Lambda invokes the API function with it under awslambdaric
+    result = api_function.emulator.invoke(event)
+    # THEN the answer is the route's, in that format's shape, and the invoke is released
+    assert body(result) == {"status": "ok"}
+    assert result.payload["statusCode"] == 200
+    headers_key = "multiValueHeaders" if "multiValueHeaders" in event else "headers"
+    assert headers_key in result.payload
+    result.wait_released(timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("published", "source"), published_refused(), ids=lambda value: getattr(value, "name", "")
+)
+def test_api_function_refuses_published_events_it_does_not_serve_by_name(
+    api_function: ApiFunction, published: Any, source: str
+) -> None:
+    # GIVEN an event of a source the API function does not serve
+    # WHEN Lambda invokes the function with it
+    result = api_function.emulator.invoke(published.copy())
+    # THEN the invoke fails with UnsupportedEventError naming the source; the next is served
+    assert result.error_type == "UnsupportedEventError"
+    assert result.error is not None
+    assert source in result.error["errorMessage"]
+    result.wait_released(timeout=5)
+    following = api_function.emulator.invoke(load_event("health"))
+    assert body(following) == {"status": "ok"}
+    following.wait_released(timeout=5)
+
+
+def test_api_function_answers_a_body_that_is_not_the_base64_it_claims_with_a_400(
+    api_function: ApiFunction,
+) -> None:
+    # GIVEN an HTTP API request whose body is flagged base64 but is not
+    event = load_event("create-upload")
+    event["body"] = '{"filename": "report.csv"}'
+    event["isBase64Encoded"] = True
+    # WHEN it is invoked THEN it is a 400 saying so, not a function error
+    result = api_function.emulator.invoke(event)
+    assert result.payload["statusCode"] == 400
+    assert "not valid base64" in body(result)["detail"]
+    result.wait_released(timeout=5)
 
 
 # -- Lambda Managed Instances -----------------------------------------------------------------

@@ -20,8 +20,9 @@ from app.tasks.sender import InvalidTaskRequest, TaskSendError
 from app.tasks.status import TaskState
 
 # A 422 names what is wrong; echoing a whole 1 MiB body back would only cost bandwidth. The
-# input echoed, over all the errors listed, stays within a few hundred characters.
-MAX_ECHO_CHARS = 300
+# input echoed, over all the errors listed, stays within 200 characters (the README's promise),
+# an ellipsis where it was cut included.
+MAX_ECHO_CHARS = 200
 MAX_ERRORS = 10
 
 
@@ -151,16 +152,41 @@ def _short(item: Any, budget: int) -> tuple[Any, int]:
     used = 0
     if "input" in item:
         short["input"], used = _clip(item["input"], budget)
-    return jsonable_encoder(short), used
+    return _printable(jsonable_encoder(short)), used
+
+
+def _printable(value: Any) -> Any:
+    """``value`` with each lone surrogate (which UTF-8 cannot carry) shown as its escape."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list):
+        return [_printable(item) for item in value]
+    if isinstance(value, dict):
+        return {_printable(key): _printable(item) for key, item in value.items()}
+    return value
 
 
 def _clip(value: Any, budget: int) -> tuple[Any, int]:
-    if isinstance(value, (int, float, bool, type(None))):
-        return value, 0
+    """``value`` as JSON can carry it, within ``budget`` characters; and how many it used.
+
+    Never raises: a NaN or Infinity (which Starlette's JSONResponse refuses) is shown as text.
+    """
+    budget = max(budget, 0)
     try:
-        text = value if isinstance(value, str) else json.dumps(value, default=str)
-    except (RecursionError, ValueError):
+        text, exact = _as_text(value)
+    except RecursionError:
         return "(too deeply nested to show)", 0
     if len(text) <= budget:
-        return (value if isinstance(value, str) else json.loads(text)), len(text)
-    return text[: max(budget, 0)] + "…", max(budget, 0)
+        shown = value if isinstance(value, str) else json.loads(text) if exact else text
+        return shown, len(text)
+    return (text[: budget - 1] + "…" if budget else ""), budget
+
+
+def _as_text(value: Any) -> tuple[str, bool]:
+    """JSON text for ``value``; and whether that text parses back to valid JSON."""
+    if isinstance(value, str):
+        return value, True
+    try:
+        return json.dumps(value, default=str, allow_nan=False), True
+    except ValueError:  # a non-finite number somewhere in it: text only
+        return json.dumps(value, default=str), False

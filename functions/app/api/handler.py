@@ -17,7 +17,12 @@ get_settings()
 aws.create_clients()
 app.openapi()
 # After a SnapStart restore, each copy of the snapshot opens connections of its own.
-adapter = PostResponseHandler(app, warm_path="/health", after_restore=aws.renew_clients)
+adapter = PostResponseHandler(
+    app,
+    base_path=lambda: get_settings().api_base_path,
+    warm_path="/health",
+    after_restore=aws.renew_clients,
+)
 
 
 @logger.inject_lambda_context

@@ -4,10 +4,10 @@ from collections.abc import Iterable
 
 from fastapi import APIRouter, FastAPI
 
-from app.api.background import IsolatedBackgroundRoute
 from app.api.correlation import CorrelationIdMiddleware
 from app.api.errors import add_error_handlers
 from app.api.identity import IdentityMiddleware
+from app.api.json_body import StrictJsonRoute
 from app.api.limits import BodyLimitMiddleware
 from app.api.routes import files, health, items, notifications, tasks, uploads
 from app.api.routing import require_isolation
@@ -26,7 +26,7 @@ ROUTERS: tuple[APIRouter, ...] = (
 def create_app(routers: Iterable[APIRouter] = ROUTERS) -> FastAPI:
     application = FastAPI(title="FastAPI on Lambda with background work", version="0.1.0")
     # Routes declared on the app itself; the route modules use app.api.routing.APIRouter.
-    application.router.route_class = IsolatedBackgroundRoute
+    application.router.route_class = StrictJsonRoute
     for router in routers:
         application.include_router(router)
     # A router of FastAPI's own would lose its tasks' isolation silently: refuse it here.

@@ -1,4 +1,5 @@
-"""The project's router: every route it declares isolates its background tasks.
+"""The project's router: every route it declares isolates its background tasks (and reads
+JSON bodies as I-JSON, ``json_body.py``).
 
 Route modules use this ``APIRouter`` instead of FastAPI's, so no route can forget the
 isolation (one failing task must not drop the ones queued after it; see ``background.py``).
@@ -14,14 +15,14 @@ from typing import Any
 import fastapi
 from fastapi.routing import APIRoute
 
-from app.api.background import IsolatedBackgroundRoute
+from app.api.json_body import StrictJsonRoute
 
 USE_INSTEAD = "from app.api.routing import APIRouter"
 
 
 class APIRouter(fastapi.APIRouter):
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("route_class", IsolatedBackgroundRoute)
+        kwargs.setdefault("route_class", StrictJsonRoute)
         super().__init__(**kwargs)
 
 
@@ -46,11 +47,12 @@ def require_isolation(application: fastapi.FastAPI) -> None:
         f"{'|'.join(sorted(route.methods or ()))} {route.path} "
         f"({route.endpoint.__module__}.{route.endpoint.__qualname__})"
         for route in api_routes(application.router.routes)
-        if not isinstance(route, IsolatedBackgroundRoute)
+        if not isinstance(route, StrictJsonRoute)
     ]
     if unisolated:
         raise UnisolatedRouteError(
             f"{', '.join(unisolated)}: declared on FastAPI's own APIRouter, whose routes drop "
-            "the background tasks queued after one that fails. Declare them on the project's "
+            "the background tasks queued after one that fails (and read NaN in JSON bodies "
+            "as a number). Declare them on the project's "
             f"router instead: `{USE_INSTEAD}` (app/api/routing.py)."
         )

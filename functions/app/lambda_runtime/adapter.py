@@ -12,8 +12,11 @@ on in the background loop. What keeps it running depends on the platform (``plat
 * off Lambda, or with no extension: the handler waits for everything, exactly like Mangum.
 """
 
+import base64
+import binascii
 import contextlib
 import gc
+import json
 import random
 import time
 from collections.abc import Callable
@@ -27,6 +30,7 @@ from mangum.types import ASGI, LambdaConfig, LambdaHandler, Response
 from mangum.types import LambdaContext as MangumContext
 from starlette.types import ASGIApp
 
+from app.event_sources import SERVED_HTTP, UnsupportedEventError, describe, http_request_source
 from app.lambda_runtime import platform, snapstart
 from app.lambda_runtime.cycle import ResponseCycle
 from app.lambda_runtime.deadline import cancel_at_deadline
@@ -34,6 +38,7 @@ from app.lambda_runtime.event_loop import BackgroundLoop, start_lifespan
 from app.lambda_runtime.extension import PostResponseExtension
 from app.lambda_runtime.handoff import Handoffs
 from app.lambda_runtime.platform import Platform
+from app.lambda_runtime.prefixes import normalize_base_path, prefix_scope
 from app.lambda_runtime.warmup import warm
 
 logger = Logger(child=True)
@@ -44,9 +49,12 @@ EXTENSION_NAME = "post-response-tasks"
 # Lambda would freeze the environment the moment the handler returns.
 EXTENSION_ACK_SECONDS = 1.0
 
+__all__ = ["PostResponseHandler", "UnsupportedEventError"]
 
-class UnsupportedEventError(TypeError):
-    """The API function was invoked with something that is not an API Gateway HTTP event."""
+
+class InvalidRequestBody(ValueError):
+    """The event's body cannot be the request's bytes: it claims base64 but is not, or is
+    not text at all (a hand-made event)."""
 
 
 class PostResponseHandler:
@@ -56,14 +64,17 @@ class PostResponseHandler:
         self,
         app: ASGIApp,
         *,
-        api_gateway_base_path: str = "/",
+        base_path: str | Callable[[], str] = "",
         deadline_margin: float = 0.5,
         warm_path: str | None = None,
         after_restore: Callable[[], None] | None = None,
     ) -> None:
         self._app = cast(ASGI, app)
+        # Mangum would strip the base path from the path; it stays, as the root_path instead.
+        # A callable is asked at each request, as the app reads its other settings.
+        self._base_path = base_path if callable(base_path) else (lambda: base_path)
         self._config = LambdaConfig(
-            api_gateway_base_path=api_gateway_base_path,
+            api_gateway_base_path="/",
             text_mime_types=[*DEFAULT_TEXT_MIME_TYPES],
             exclude_headers=[],
         )
@@ -97,8 +108,14 @@ class PostResponseHandler:
         held = False
         try:
             handler = self._infer(event, context)
-            scope = {**handler.scope, **_stage_prefix(event), "state": self._state.copy()}
-            cycle = ResponseCycle(scope, handler.body)
+            try:
+                body = _request_body(event)
+            except InvalidRequestBody as error:
+                return handler(_bad_request(str(error)))
+            scope = handler.scope
+            base_path = normalize_base_path(self._base_path())
+            prefix = prefix_scope(event, scope["path"], base_path)
+            cycle = ResponseCycle({**scope, **prefix, "state": self._state.copy()}, body)
             deadline = time.time() + context.get_remaining_time_in_millis() / 1000
             # Copied into the request's task, so its background work logs its own request id
             # even while later invokes run (Managed Instances).
@@ -148,19 +165,17 @@ class PostResponseHandler:
             logger.error("work past the function timeout cancelled")
 
     def _infer(self, event: dict[str, Any], context: LambdaContext) -> LambdaHandler:
-        if not isinstance(event, dict):
+        # Mangum would also answer a Lambda@Edge event (in a shape CloudFront refuses), an
+        # authorizer's event as a request, and fail on VPC Lattice's: those are refused here.
+        if http_request_source(event) is None:
             raise UnsupportedEventError(
-                f"expected an API Gateway event object, got {type(event).__name__}"
+                f"this function serves {SERVED_HTTP}; it got {describe(event)}"
             )
         mangum_context = cast(MangumContext, context)
         for handler_class in HANDLERS:  # Mangum's own event shapes, in Mangum's order
             if handler_class.infer(event, mangum_context, self._config):
                 return handler_class(event, mangum_context, self._config)
-        keys = ", ".join(sorted(event)[:10]) or "none"
-        raise UnsupportedEventError(
-            "this function serves API Gateway HTTP events (HTTP API v2 or REST v1 proxy); "
-            f"the event it got has top-level keys: {keys}"
-        )
+        raise UnsupportedEventError(f"this function serves {SERVED_HTTP}; Mangum has no handler")
 
     def _start_extension(self) -> None:
         extension = PostResponseExtension(
@@ -201,20 +216,32 @@ def _budget(deadline: float, margin: float) -> float:
     return max(deadline - time.time() - margin, 0.0)
 
 
-def _stage_prefix(event: dict[str, Any]) -> dict[str, Any]:
-    """A REST API's default endpoint puts the stage before the path (/Prod/docs); Mangum drops it.
+def _request_body(event: dict[str, Any]) -> bytes:
+    """The request's bytes; strict where Mangum's b64decode would drop stray characters."""
+    body = event.get("body")
+    if body is None or body == "":
+        return b""
+    if not isinstance(body, str):
+        raise InvalidRequestBody(f"the event's body is a JSON {type(body).__name__}, not text")
+    if event.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(body, validate=True)
+        except binascii.Error:
+            raise InvalidRequestBody(
+                "the request body is marked as base64-encoded (isBase64Encoded) but is not "
+                "valid base64"
+            ) from None
+    # A lone surrogate cannot come from API Gateway's UTF-8; kept, the JSON reader refuses it
+    # by name (app.api.json_body) rather than the encoding failing here.
+    return body.encode("utf-8", "surrogatepass")
 
-    Serving it as the ASGI root_path lets the app build links that work from the client's
-    side: the docs page's /openapi.json, the Location of a queued task.
-    """
-    context = event.get("requestContext") or {}
-    stage, full_path, path = context.get("stage"), context.get("path"), event.get("path")
-    if event.get("version") == "2.0" or not (stage and full_path and path):
-        return {}
-    prefix = f"/{stage}"
-    if full_path != prefix + path:
-        return {}  # a custom domain: no stage in the client's URL
-    return {"root_path": prefix, "path": prefix + path, "raw_path": None}
+
+def _bad_request(message: str) -> Response:
+    return {
+        "status": 400,
+        "headers": [[b"content-type", b"application/json"]],
+        "body": json.dumps({"detail": message}).encode(),
+    }
 
 
 def _timeout_response() -> Response:

@@ -105,3 +105,5 @@ def test_a_task_due_later_is_fired_by_the_local_scheduler_and_runs(tmp_path: Pat
         # AND its schedule deleted itself after firing
         names = [s["Name"] for s in scheduler.list_schedules(GroupName="local-tasks")["Schedules"]]
         assert f"task-{task_id}" not in names
+        # AND the worker deleted its message, and logged no error
+        stack.assert_settled()

@@ -71,3 +71,6 @@ def test_readme_session_ends_with_a_succeeded_task(tmp_path: Path) -> None:
         assert status["result"]["size_bytes"] == 8
         # AND the email went out through the embedded SES
         assert local_client("ses", stack.aws_endpoint).get_send_quota()["SentLast24Hours"] == 1
+        # AND, as on Lambda, the worker deleted the task's message: no message visible or in
+        # flight, none dead-lettered, no ERROR in the log, every line with its service's name
+        stack.assert_settled()

@@ -64,9 +64,12 @@ tasks: .venv/.synced
 build: .venv/.synced
 	scripts/sam-build
 
-## deploy: build, then sam deploy with the pinned SAM CLI; guided the first time (it asks for
-##         the parameters and saves them in samconfig.toml); GUIDED=1 asks again
-deploy: build
+## deploy: check credentials, region and parameters, build, then sam deploy with the pinned
+##         SAM CLI; guided the first time (it asks for the parameters and saves them in
+##         samconfig.toml); GUIDED=1 asks again
+deploy: .venv/.synced
+	scripts/sam-deploy --check
+	scripts/sam-build
 	scripts/sam-deploy
 
 clean:

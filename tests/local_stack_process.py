@@ -55,6 +55,18 @@ class LocalStack:
             aws_secret_access_key="testing",
         )
 
+    def upload(self, file: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """`make upload FILE=file` against this stack (what the Makefile runs)."""
+        return subprocess.run(
+            [sys.executable, "-m", "infra.local.upload", str(file)],
+            cwd=REPO_ROOT,
+            env={**os.environ, "LOCAL_API_PORT": self.api_url.rsplit(":", 1)[1]},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
     def queue_depths(self) -> dict[str, dict[str, int]]:
         """Visible and in-flight messages of the task queue and the dead-letter queue."""
         sqs = self.client("sqs")

@@ -10,7 +10,8 @@ UV := .tools/uv/bin/uv
 	scripts/bootstrap
 	touch $@
 
-## run: the whole system on this machine (embedded AWS, API, worker); Ctrl-C stops it
+## run: the whole system on this machine (embedded AWS, API, worker); Ctrl-C stops it and saves
+##      its state in .local-run/ for the next run; CLEAN=1 starts empty
 run: .venv/.synced
 	$(PY) -m infra.local
 

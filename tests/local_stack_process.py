@@ -170,6 +170,7 @@ def running_local_stack(
     api_port, aws_port = free_port(), free_port()
     state = {"LOCAL_STATE_DIR": str(state_dir or log_dir / "state")}
     env = local_stack_environment(api_port, aws_port, {**state, **(extra_env or {})}, pythonpath)
+    log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / "local.log"
     with log.open("wb") as output:
         process = subprocess.Popen(

@@ -34,7 +34,7 @@ from types import FrameType
 import boto3
 
 from app.api.identity import LOCAL_OWNER
-from infra.local import function_process
+from infra.local import function_process, state
 from infra.local.function_process import LOG_FORMAT, function_process_environment
 from infra.local.poller import PollerSettings
 from infra.local.resources import create_resources
@@ -72,6 +72,7 @@ class Options:
     api_app: str
     worker_handler: str
     state_dir: Path
+    clean: bool
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Options:
@@ -81,6 +82,7 @@ class Options:
             api_app=environ.get("LOCAL_API_APP", "app.api.main:app"),
             worker_handler=environ.get("LOCAL_WORKER_HANDLER", "app.worker.handler.handler"),
             state_dir=Path(environ.get("LOCAL_STATE_DIR", DEFAULT_STATE_DIR)),
+            clean=_flag(environ, "CLEAN"),
         )
 
 
@@ -93,6 +95,13 @@ def _port(environ: Mapping[str, str], variable: str, default: int) -> int:
     if not value.isdigit() or int(value) > 65535:
         raise InvalidOption(f"{variable}={value!r} is not a port number (0-65535)")
     return int(value)
+
+
+def _flag(environ: Mapping[str, str], variable: str) -> bool:
+    value = environ.get(variable, "")
+    if value not in ("", "0", "1"):
+        raise InvalidOption(f"{variable}={value!r}: use {variable}=1 (or leave it unset)")
+    return value == "1"
 
 
 def aws_environment(endpoint_url: str) -> dict[str, str]:
@@ -140,6 +149,7 @@ def banner(
     physical: Physical,
     environments: Mapping[str, Mapping[str, str]],
     sample: Path,
+    held: str,
 ) -> str:
     """What a user needs to talk to the running system; its commands run as printed."""
     api_environment = environments[API_FUNCTION]
@@ -160,6 +170,7 @@ def banner(
     for group_id in logical_ids(template, "AWS::Scheduler::ScheduleGroup"):
         lines.append(f"  schedules    {group_id}: {physical.ref(group_id)} (fired every second)")
     lines.append(f"  uploads      s3://{bucket}/{uploads}{LOCAL_OWNER}/  (the one local owner)")
+    lines.append(f"  state        {held}")
     for function_id, environment in environments.items():
         service = environment.get("POWERTOOLS_SERVICE_NAME", "-")
         lines.append(f"  function     {function_id}: own process, service {service}")
@@ -177,6 +188,22 @@ def banner(
         f"  {tasks}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def state_line(options: Options, restored: bool, environment: Mapping[str, str]) -> str:
+    """Where the state comes from and what it holds; how to get the other start."""
+    held = state.summary(
+        environment["BUCKET_NAME"],
+        environment["UPLOADS_PREFIX"],
+        environment["TASK_TABLE_NAME"],
+        environment["SCHEDULE_GROUP_NAME"],
+    )
+    where = state.state_file(options.state_dir)
+    if options.clean:
+        return f"clean start (CLEAN=1); saved to {where} on Ctrl-C"
+    if restored:
+        return f"restored from {where} ({held}); `make run CLEAN=1` starts empty"
+    return f"nothing saved yet: starting empty; saved to {where} on Ctrl-C"
 
 
 def write_sample(state_dir: Path) -> Path:
@@ -225,12 +252,17 @@ def serve(options: Options, aws_socket: socket.socket, api_socket: socket.socket
     scheduler_thread: threading.Thread | None = None
     functions: dict[str, subprocess.Popen[bytes]] = {}
     status = 0
+    save_on_exit = False
     try:
         server = MotoServer(aws_socket)
         server.start()
         use_local_aws(endpoint_url)
+        if options.clean:
+            state.forget(options.state_dir)
+        restored = not options.clean and state.restore(options.state_dir)
         template = load_template(TEMPLATE_PATH)
         physical = create_resources(template)
+        save_on_exit = True
         environments = {
             function_id: function_environment(template, function_id, physical, LOCAL_PARAMETERS)
             for function_id in (API_FUNCTION, WORKER_FUNCTION)
@@ -243,7 +275,10 @@ def serve(options: Options, aws_socket: socket.socket, api_socket: socket.socket
 
         scheduler_thread = LocalScheduler().start(stop)
         sample = write_sample(options.state_dir)
-        sys.stdout.write(banner(options, endpoint_url, template, physical, environments, sample))
+        held = state_line(options, restored, environments[API_FUNCTION])
+        sys.stdout.write(
+            banner(options, endpoint_url, template, physical, environments, sample, held)
+        )
         sys.stdout.flush()
         # Each function in its own process, its code imported there after its environment is
         # in place, as on Lambda (see infra.local.function_process).
@@ -273,6 +308,9 @@ def serve(options: Options, aws_socket: socket.socket, api_socket: socket.socket
             function_process.stop(process)
         if scheduler_thread is not None:
             scheduler_thread.join(timeout=5)
+        if save_on_exit:
+            # Nothing runs against moto any more: its state is whole.
+            logger.info("state saved to %s", state.save(options.state_dir))
         if server is not None:
             server.stop()
         logger.info("local stack stopped")

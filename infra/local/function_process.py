@@ -130,7 +130,10 @@ def run_api(app_reference: str, fd: int) -> int:
         server.should_exit = True
 
     _on_stdin_closed(request_stop)
-    server.run(sockets=[sock])
+    # Ctrl-C reaches every process of the terminal's group: uvicorn shuts down gracefully,
+    # then raises the SIGINT it caught again, which is no error here.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[sock])
     return 0
 
 

@@ -68,19 +68,31 @@ def test_the_banners_commands_upload_process_and_watch_a_task_as_printed(
         assert key.startswith("uploads/local/")
         task_id = json.loads(answer)["task_id"]
         wait_until_succeeded(stack, task_id)
-        # WHEN the watch line is pasted, then stopped with Ctrl-C (SIGINT to its group)
-        watching = subprocess.Popen(
-            ["bash", "-c", watch],
-            cwd=REPO_ROOT,
-            env={**users_shell(), "COLUMNS": "200"},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        time.sleep(8)
+        # WHEN the watch line is pasted into a terminal (rich told it is one, so it redraws
+        # as it would there)
+        shown_path = tmp_path / "watch.out"
+        with shown_path.open("w") as shown_file:
+            watching = subprocess.Popen(
+                ["bash", "-c", watch],
+                cwd=REPO_ROOT,
+                env={
+                    **users_shell(),
+                    "COLUMNS": "200",
+                    "TTY_COMPATIBLE": "1",
+                    "TTY_INTERACTIVE": "1",
+                },
+                stdout=shown_file,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and task_id not in shown_path.read_text():
+            time.sleep(0.2)
+        # AND stopped with Ctrl-C (SIGINT to its process group)
         os.killpg(watching.pid, signal.SIGINT)
-        shown, errors = watching.communicate(timeout=30)
+        _, errors = watching.communicate(timeout=30)
+        shown = shown_path.read_text()
         # THEN it showed the task, succeeded, from the stack on the printed port
         assert task_id in shown, (shown, errors)
         assert "succeeded" in shown

@@ -179,3 +179,20 @@ def test_number_and_choice_parameters_follow_the_templates_bounds(count: int, qu
     found = deploy_check.parameter_problems(TEMPLATE, overrides)
     # THEN exactly the counts outside the template's MinValue..MaxValue are refused
     assert (found != []) == (not 3 <= count <= 1000)
+
+
+def test_a_region_given_to_sam_or_saved_in_samconfig_is_enough(
+    no_aws_account: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # GIVEN credentials in the environment but no region anywhere in it
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEEXAMPLE00")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-a-real-secret")
+    saved = config(tmp_path, WORKING)
+    # THEN the missing region is the one reason
+    assert [p.split(":")[0] for p in deploy_check.problems([], saved, TEMPLATE)] == [
+        "no AWS region"
+    ]
+    # AND --region on the command line, or region saved in samconfig.toml, answers it
+    assert deploy_check.problems(["--region", "eu-west-1"], saved, TEMPLATE) == []
+    saved.write_text(saved.read_text() + 'region = "eu-west-1"\n')
+    assert deploy_check.problems([], saved, TEMPLATE) == []

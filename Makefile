@@ -10,7 +10,8 @@ UV := .tools/uv/bin/uv
 	scripts/bootstrap
 	touch $@
 
-## run: the whole system on this machine (embedded AWS, API, worker); Ctrl-C stops it
+## run: the whole system on this machine (embedded AWS, API, worker); Ctrl-C stops it and saves
+##      its state in .local-run/ for the next run; CLEAN=1 starts empty
 run: .venv/.synced
 	$(PY) -m infra.local
 
@@ -70,9 +71,12 @@ event: .venv/.synced
 build: .venv/.synced
 	scripts/sam-build
 
-## deploy: build, then sam deploy with the pinned SAM CLI; guided the first time (it asks for
-##         the parameters and saves them in samconfig.toml); GUIDED=1 asks again
-deploy: build
+## deploy: check credentials, region and parameters, build, then sam deploy with the pinned
+##         SAM CLI; guided the first time (it asks for the parameters and saves them in
+##         samconfig.toml); GUIDED=1 asks again
+deploy: .venv/.synced
+	scripts/sam-deploy --check
+	scripts/sam-build
 	scripts/sam-deploy
 
 clean:

@@ -2,10 +2,11 @@
 
 Binds both ports first (a busy one is a one-line error and exit status 1), then starts
 moto's server, creates the template's queues, tables and bucket from template.yaml,
-verifies the SES sender, exports the functions' environment (resolved from the template),
-runs the worker behind an SqsPoller thread, fires due EventBridge Scheduler schedules (tasks
-due beyond 900 s, periodic tasks) with a LocalScheduler thread, and serves the API with
-uvicorn, ``/docs`` with Swagger UI's assets served locally. Ctrl-C stops it.
+verifies the SES sender, fires due EventBridge Scheduler schedules (tasks due beyond 900 s,
+periodic tasks) with a LocalScheduler thread, and starts each function in a process of its
+own with the environment the template gives it (``infra.local.function_process``): the worker
+behind an SqsPoller, the API under uvicorn, ``/docs`` with Swagger UI's assets served locally.
+Ctrl-C stops it.
 
 Run from the repository root with ``PYTHONPATH=functions:.``. Environment knobs:
 LOCAL_AWS_PORT (4566), LOCAL_API_PORT (8000), LOCAL_API_APP (``app.api.main:app``) and
@@ -14,23 +15,28 @@ LOCAL_WORKER_HANDLER (``app.worker.handler.handler``).
 
 from __future__ import annotations
 
-import importlib
+import json
 import logging
 import os
+import shlex
 import signal
 import socket
+import subprocess
 import sys
 import threading
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from types import FrameType
-from typing import Any
 
 import boto3
 
 from app.api.identity import LOCAL_OWNER
-from infra.local.poller import SqsHandler, SqsPoller
+from infra.local import function_process, state
+from infra.local.function_process import LOG_FORMAT, function_process_environment
+from infra.local.poller import PollerSettings
 from infra.local.resources import create_resources
 from infra.local.scheduler import LocalScheduler
 from infra.local.servers import MotoServer, PortInUse, bound_port, listen
@@ -49,6 +55,10 @@ HOST = "127.0.0.1"
 REGION = "us-east-1"
 API_FUNCTION = "ApiFunction"
 WORKER_FUNCTION = "WorkerFunction"
+DEFAULT_AWS_PORT = 4566
+DEFAULT_API_PORT = 8000
+DEFAULT_STATE_DIR = ".local-run"  # git-ignored
+SAMPLE_CSV = "name,count\nalpha,1\nbeta,2\n"
 
 logger = logging.getLogger("infra.local")
 
@@ -61,14 +71,18 @@ class Options:
     api_port: int
     api_app: str
     worker_handler: str
+    state_dir: Path
+    clean: bool
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Options:
         return cls(
-            aws_port=_port(environ, "LOCAL_AWS_PORT", 4566),
-            api_port=_port(environ, "LOCAL_API_PORT", 8000),
+            aws_port=_port(environ, "LOCAL_AWS_PORT", DEFAULT_AWS_PORT),
+            api_port=_port(environ, "LOCAL_API_PORT", DEFAULT_API_PORT),
             api_app=environ.get("LOCAL_API_APP", "app.api.main:app"),
             worker_handler=environ.get("LOCAL_WORKER_HANDLER", "app.worker.handler.handler"),
+            state_dir=Path(environ.get("LOCAL_STATE_DIR", DEFAULT_STATE_DIR)),
+            clean=_flag(environ, "CLEAN"),
         )
 
 
@@ -81,6 +95,13 @@ def _port(environ: Mapping[str, str], variable: str, default: int) -> int:
     if not value.isdigit() or int(value) > 65535:
         raise InvalidOption(f"{variable}={value!r} is not a port number (0-65535)")
     return int(value)
+
+
+def _flag(environ: Mapping[str, str], variable: str) -> bool:
+    value = environ.get(variable, "")
+    if value not in ("", "0", "1"):
+        raise InvalidOption(f"{variable}={value!r}: use {variable}=1 (or leave it unset)")
+    return value == "1"
 
 
 def aws_environment(endpoint_url: str) -> dict[str, str]:
@@ -116,31 +137,6 @@ def use_local_aws(endpoint_url: str) -> None:
     os.environ.update(aws_environment(endpoint_url))
 
 
-def merge_environments(
-    primary: Mapping[str, str], secondary: Mapping[str, str]
-) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
-    """One process environment for two functions.
-
-    Variables only one function sets are kept; where both set a variable to different values
-    (POWERTOOLS_SERVICE_NAME, say), ``primary`` wins and the pair is returned as a conflict.
-    """
-    merged = {**secondary, **primary}
-    conflicts = {
-        name: (primary[name], secondary[name])
-        for name in primary.keys() & secondary.keys()
-        if primary[name] != secondary[name]
-    }
-    return merged, conflicts
-
-
-def load_object(reference: str) -> Any:
-    """``package.module:attribute`` or ``package.module.attribute``, imported."""
-    module_name, _, attribute = (
-        reference.partition(":") if ":" in reference else reference.rpartition(".")
-    )
-    return getattr(importlib.import_module(module_name), attribute)
-
-
 def verify_sender(sender_email: str) -> None:
     """SES refuses to send from an unverified identity; moto checks it too."""
     boto3.client("ses").verify_email_identity(EmailAddress=sender_email)
@@ -151,12 +147,14 @@ def banner(
     endpoint_url: str,
     template: Template,
     physical: Physical,
-    environment: Mapping[str, str],
-    conflicts: Mapping[str, tuple[str, str]],
+    environments: Mapping[str, Mapping[str, str]],
+    sample: Path,
+    held: str,
 ) -> str:
-    """What a user needs to talk to the running system."""
-    bucket = environment.get("BUCKET_NAME", "")
-    uploads = environment.get("UPLOADS_PREFIX", "")
+    """What a user needs to talk to the running system; its commands run as printed."""
+    api_environment = environments[API_FUNCTION]
+    bucket = api_environment.get("BUCKET_NAME", "")
+    uploads = api_environment.get("UPLOADS_PREFIX", "")
     lines = [
         "",
         "Local stack is up (Ctrl-C stops it).",
@@ -171,22 +169,53 @@ def banner(
         lines.append(f"  bucket       {bucket_id}: {physical.ref(bucket_id)}")
     for group_id in logical_ids(template, "AWS::Scheduler::ScheduleGroup"):
         lines.append(f"  schedules    {group_id}: {physical.ref(group_id)} (fired every second)")
+    lines.append(f"  uploads      s3://{bucket}/{uploads}{LOCAL_OWNER}/  (the one local owner)")
+    lines.append(f"  state        {held}")
+    for function_id, environment in environments.items():
+        service = environment.get("POWERTOOLS_SERVICE_NAME", "-")
+        lines.append(f"  function     {function_id}: own process, service {service}")
+    upload = f"make -s upload FILE={shlex.quote(str(sample))}"
+    tasks = "make tasks WATCH=1"
+    if options.api_port != DEFAULT_API_PORT:
+        upload = f"LOCAL_API_PORT={options.api_port} {upload}"
+    if options.aws_port != DEFAULT_AWS_PORT:
+        tasks = f"LOCAL_AWS_PORT={options.aws_port} {tasks}"
     lines += [
-        f"  uploads      s3://{bucket}/{uploads}{LOCAL_OWNER}/  (the one local owner)",
         "",
-        "From another shell:",
-        "  KEY=$(make -s upload FILE=input.csv)     # POST /uploads, then the file to S3",
+        "From another shell, in this directory:",
+        f"  KEY=$({upload})",
         f'  curl -X POST "http://{HOST}:{options.api_port}/process/?file_path=$KEY"',
-        "  make tasks WATCH=1                       # the tasks as they go through",
+        f"  {tasks}",
     ]
-    if conflicts:
-        lines.append("")
-        lines.append(
-            "API and worker share this process; where their variables differ the API's win:"
-        )
-        for name, (api_value, worker_value) in sorted(conflicts.items()):
-            lines.append(f"  {name}={api_value} (worker: {worker_value})")
     return "\n".join(lines) + "\n"
+
+
+def state_line(options: Options, restored: bool, environment: Mapping[str, str]) -> str:
+    """Where the state comes from and what it holds; how to get the other start."""
+    held = state.summary(
+        environment["BUCKET_NAME"],
+        environment["UPLOADS_PREFIX"],
+        environment["TASK_TABLE_NAME"],
+        environment["SCHEDULE_GROUP_NAME"],
+    )
+    where = state.state_file(options.state_dir)
+    if options.clean:
+        return f"clean start (CLEAN=1); saved to {where} on Ctrl-C"
+    if restored:
+        return f"restored from {where} ({held}); `make run CLEAN=1` starts empty"
+    return f"nothing saved yet: starting empty; saved to {where} on Ctrl-C"
+
+
+def write_sample(state_dir: Path) -> Path:
+    """A small CSV for the banner's upload command, named as a path from here if it can be."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    sample = state_dir / "sample.csv"
+    sample.write_text(SAMPLE_CSV)
+    absolute = sample.resolve()
+    try:
+        return absolute.relative_to(Path.cwd())
+    except ValueError:
+        return absolute
 
 
 def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -212,62 +241,91 @@ def main(options: Options | None = None) -> int:
 
 
 def serve(options: Options, aws_socket: socket.socket, api_socket: socket.socket) -> int:
-    """Everything on the two bound sockets until Ctrl-C (or SIGTERM)."""
-    import uvicorn
-
-    from infra.local.docs import with_local_docs
-
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    """Everything on the two bound sockets until Ctrl-C (or SIGTERM), or a function exits."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     for chatty in ("botocore", "werkzeug"):  # a line per AWS call drowns the app's own logs
         logging.getLogger(chatty).setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     endpoint_url = f"http://{HOST}:{options.aws_port}"
     server: MotoServer | None = None
     stop = threading.Event()
-    poller_thread: threading.Thread | None = None
     scheduler_thread: threading.Thread | None = None
+    functions: dict[str, subprocess.Popen[bytes]] = {}
+    status = 0
+    save_on_exit = False
     try:
         server = MotoServer(aws_socket)
         server.start()
         use_local_aws(endpoint_url)
+        if options.clean:
+            state.forget(options.state_dir)
+        restored = not options.clean and state.restore(options.state_dir)
         template = load_template(TEMPLATE_PATH)
         physical = create_resources(template)
-        api_environment = function_environment(template, API_FUNCTION, physical, LOCAL_PARAMETERS)
-        worker_environment = function_environment(
-            template, WORKER_FUNCTION, physical, LOCAL_PARAMETERS
+        save_on_exit = True
+        environments = {
+            function_id: function_environment(template, function_id, physical, LOCAL_PARAMETERS)
+            for function_id in (API_FUNCTION, WORKER_FUNCTION)
+        }
+        if "SENDER_EMAIL" in environments[API_FUNCTION]:
+            verify_sender(environments[API_FUNCTION]["SENDER_EMAIL"])
+
+        def environment_of(function_id: str) -> dict[str, str]:
+            return function_process_environment(os.environ, environments[function_id], environments)
+
+        scheduler_thread = LocalScheduler().start(stop)
+        sample = write_sample(options.state_dir)
+        held = state_line(options, restored, environments[API_FUNCTION])
+        sys.stdout.write(
+            banner(options, endpoint_url, template, physical, environments, sample, held)
         )
-        environment, conflicts = merge_environments(api_environment, worker_environment)
-        os.environ.update(environment)
-        if "SENDER_EMAIL" in environment:
-            verify_sender(environment["SENDER_EMAIL"])
-
-        # Imported only now: the app reads its settings from the environment just exported.
-        handler: SqsHandler = load_object(options.worker_handler)
-        api_app: Callable[..., Any] = with_local_docs(load_object(options.api_app))
-
+        sys.stdout.flush()
+        # Each function in its own process, its code imported there after its environment is
+        # in place, as on Lambda (see infra.local.function_process).
         if sqs_event_settings(template, WORKER_FUNCTION).enabled:
-            poller = SqsPoller.from_template(template, WORKER_FUNCTION, physical, handler)
-            poller_thread = poller.start(stop)
+            settings = PollerSettings.from_template(template, WORKER_FUNCTION, physical)
+            functions[WORKER_FUNCTION] = function_process.start(
+                ["worker", options.worker_handler, json.dumps(asdict(settings))],
+                environment_of(WORKER_FUNCTION),
+            )
         else:
             logger.warning("the worker's SQS event is disabled in the template: not polling")
-        scheduler_thread = LocalScheduler().start(stop)
-        sys.stdout.write(banner(options, endpoint_url, template, physical, environment, conflicts))
-        sys.stdout.flush()
-        config = uvicorn.Config(api_app, host=HOST, port=options.api_port, log_level="info")
-        uvicorn.Server(config).run(sockets=[api_socket])
+        functions[API_FUNCTION] = function_process.start(
+            ["api", options.api_app, str(api_socket.fileno())],
+            environment_of(API_FUNCTION),
+            pass_fds=(api_socket.fileno(),),
+        )
+        status = _wait_for_an_exit(functions)
     except KeyboardInterrupt:
         pass
     finally:
         stop.set()
-        if poller_thread is not None:
-            # The poller finishes the batch in hand; unfinished messages stay in the queue.
-            poller_thread.join(timeout=30)
+        # The worker finishes the batch in hand; unfinished messages stay in the queue.
+        for process in functions.values():
+            if process.poll() is None and process.stdin is not None:
+                process.stdin.close()
+        for process in functions.values():
+            function_process.stop(process)
         if scheduler_thread is not None:
             scheduler_thread.join(timeout=5)
+        if save_on_exit:
+            # Nothing runs against moto any more: its state is whole.
+            logger.info("state saved to %s", state.save(options.state_dir))
         if server is not None:
             server.stop()
         logger.info("local stack stopped")
-    return 0
+    return status
+
+
+def _wait_for_an_exit(functions: Mapping[str, subprocess.Popen[bytes]]) -> int:
+    """Block until a function's process exits on its own: that is an error (exit status 1)."""
+    while True:
+        for function_id, process in functions.items():
+            code = process.poll()
+            if code is not None:
+                logger.error("%s's process exited with status %s: stopping", function_id, code)
+                return 1
+        time.sleep(0.2)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -118,6 +118,37 @@ def _base64(data: bytes | str) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
+@dataclass(frozen=True)
+class PollerSettings:
+    """What a poller takes from the template: the function's SQS event and settings."""
+
+    queue_url: str
+    queue_arn: str
+    function_name: str
+    batch_size: int
+    batching_window_seconds: float
+    report_batch_item_failures: bool
+    timeout_seconds: float
+    memory_limit_in_mb: int
+
+    @classmethod
+    def from_template(
+        cls, template: Template, function_id: str, physical: Physical, event_id: str | None = None
+    ) -> PollerSettings:
+        event = sqs_event_settings(template, function_id, event_id)
+        settings = function_settings(template, function_id)
+        return cls(
+            queue_url=physical.ref(event.queue_id),
+            queue_arn=physical.attribute(event.queue_id, "Arn"),
+            function_name=f"{physical.stack_name}-{function_id}",
+            batch_size=event.batch_size,
+            batching_window_seconds=event.batching_window_seconds,
+            report_batch_item_failures=event.report_batch_item_failures,
+            timeout_seconds=settings.timeout_seconds,
+            memory_limit_in_mb=settings.memory_size_mb,
+        )
+
+
 class SqsPoller:
     """Delivers one queue's messages to one handler the way Lambda's SQS trigger does."""
 
@@ -174,18 +205,10 @@ class SqsPoller:
         enforce_timeout: bool = True,
     ) -> SqsPoller:
         """A poller configured by ``function_id``'s SQS event and settings in the template."""
-        event = sqs_event_settings(template, function_id, event_id)
-        settings = function_settings(template, function_id)
+        settings = PollerSettings.from_template(template, function_id, physical, event_id)
         return cls(
             handler,
-            queue_url=physical.ref(event.queue_id),
-            queue_arn=physical.attribute(event.queue_id, "Arn"),
-            function_name=f"{physical.stack_name}-{function_id}",
-            batch_size=event.batch_size,
-            batching_window_seconds=event.batching_window_seconds,
-            report_batch_item_failures=event.report_batch_item_failures,
-            timeout_seconds=settings.timeout_seconds,
-            memory_limit_in_mb=settings.memory_size_mb,
+            **asdict(settings),
             wait_time_seconds=wait_time_seconds,
             enforce_timeout=enforce_timeout,
             sqs=sqs,

@@ -371,6 +371,15 @@ def _create_bucket(
 
 
 def _create_schedule_group(scheduler: EventBridgeSchedulerClient, name: str) -> PhysicalResource:
+    # Looked up first: moto's CreateScheduleGroup replaces a group that exists (AWS refuses
+    # with a ConflictException), and with it every schedule a restored stack kept.
+    try:
+        arn = scheduler.get_schedule_group(Name=name)["Arn"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+    else:
+        return PhysicalResource(name, {"Arn": arn})
     try:
         arn = scheduler.create_schedule_group(Name=name)["ScheduleGroupArn"]
     except ClientError as error:

@@ -54,7 +54,8 @@ def bound_port(sock: socket.socket) -> int:
 
 
 class MotoServer:
-    """moto's server app (what ThreadedMotoServer runs) on a socket that is already bound."""
+    """moto's server app (what ThreadedMotoServer runs), behind S3's POST policy check, on a
+    socket that is already bound."""
 
     def __init__(self, sock: socket.socket) -> None:
         # Imported here: moto takes a while to import, and a busy port is reported first.
@@ -65,8 +66,12 @@ class MotoServer:
         )
         from werkzeug.serving import make_server
 
+        from infra.local.post_policy import PostPolicyCheck
+
         host, port = sock.getsockname()[:2]
-        app: Any = DomainDispatcherApplication(create_backend_app)
+        # S3 refuses a POST upload its signed policy does not allow (MaxUploadBytes); moto
+        # does not check, so the local stack does it in front.
+        app: Any = PostPolicyCheck(DomainDispatcherApplication(create_backend_app))
         # werkzeug duplicates the descriptor; the caller keeps and closes its own socket.
         self._server: BaseWSGIServer = make_server(
             host, port, app, threaded=True, request_handler=MotoRequestHandler, fd=sock.fileno()

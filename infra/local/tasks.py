@@ -15,6 +15,7 @@ deployed table (clients list their own tasks with ``GET /tasks``, which queries 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import socket
 import sys
@@ -100,38 +101,119 @@ def recent_tasks(
     return found[:rows]
 
 
-def render(tasks: list[TaskRow]) -> RenderableType:
-    """The table, with a progress bar for each running task that reported progress."""
+@dataclass(frozen=True)
+class Layout:
+    """Which columns a table shows, for a terminal of some width."""
+
+    owner: bool = True
+    created: bool = True
+    bar: bool = True
+    attempts_header: str = "attempts"
+    progress_header: str = "progress"
+    name: bool = True
+
+
+# Widest first; the first whose narrowest rendering fits the terminal is drawn, so no column is
+# ever cut: the owner and created time go first, then the bar (the percentage stays), then the
+# name. Ids always stay whole, to paste into GET /tasks/{id}.
+LAYOUTS = (
+    Layout(),
+    Layout(created=False),
+    Layout(created=False, owner=False),
+    Layout(created=False, owner=False, bar=False, attempts_header="tries", progress_header="done"),
+    Layout(
+        created=False,
+        owner=False,
+        bar=False,
+        attempts_header="tries",
+        progress_header="done",
+        name=False,
+    ),
+)
+
+
+def render(tasks: list[TaskRow], width: int | None = None) -> RenderableType:
+    """The table in the widest layout that fits ``width`` columns (all of them if None)."""
+    table: RenderableType | None = None
+    for layout in LAYOUTS:
+        candidate = _table(tasks, layout)
+        if width is None or _whole(candidate, tasks, width):
+            table = candidate
+            break
+    if not tasks:
+        return Group(table or Text(TITLE), Text("No tasks yet: send one (POST /process/...)."))
+    return table or _stacked(tasks)
+
+
+TITLE = "Recent tasks, newest first"
+
+
+def _whole(table: Table, tasks: list[TaskRow], width: int) -> bool:
+    """Whether ``table``, drawn ``width`` columns wide, shows every header and the cells that
+    never fold (ids, states, times) whole: rich shortens a column that does not fit."""
+    console = Console(file=io.StringIO(), width=width, color_system=None)
+    console.print(table)
+    drawn = console.file.getvalue() if isinstance(console.file, io.StringIO) else ""
+    cells = [str(column.header) for column in table.columns]
+    for row in tasks:
+        cells += [row.task_id, row.status, _time(row.updated_at)]
+    return "…" not in drawn and all(cell in drawn for cell in cells)
+
+
+def _stacked(tasks: list[TaskRow]) -> RenderableType:
+    """Narrower than any table: a task to a paragraph, its id on a line of its own."""
+    paragraphs: list[RenderableType] = [Text(f"{TITLE} ({len(tasks)} shown; times UTC)")]
+    for row in tasks:
+        details = [row.status, f"{row.attempts} tries", f"updated {_time(row.updated_at)}"]
+        if row.fraction is not None:
+            details.append(f"{row.fraction:.0%}" + (f" {row.message}" if row.message else ""))
+        paragraphs.append(Text(row.task_id, style=STATE_STYLES.get(row.status, "")))
+        paragraphs.append(Text("  " + ", ".join(details)))
+    return Group(*paragraphs)
+
+
+def _table(tasks: list[TaskRow], layout: Layout) -> Table:
+    shown = {"name": layout.name, "owner": layout.owner, "created": layout.created}
+    hidden = [column for column, visible in shown.items() if not visible]
+    note = f"; {', '.join(hidden)} hidden: a wider terminal shows them" if hidden else ""
     table = Table(
-        title=f"Recent tasks, newest first ({len(tasks)} shown; times UTC)",
+        title=f"{TITLE} ({len(tasks)} shown; times UTC{note})",
         title_justify="left",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
+        show_edge=False,
         padding=(0, 1, 0, 0),
     )
-    # Ids stay whole (to paste into GET /tasks/{id}); a long owner or message folds, and the
-    # bar keeps its width.
+    # Ids and states stay whole; a long name, owner or message folds, and the bar keeps its
+    # width.
     table.add_column("id", no_wrap=True)
-    table.add_column("name", min_width=12, overflow="fold")
-    table.add_column("owner", min_width=12, overflow="fold")
+    if layout.name:
+        table.add_column("name", min_width=12, overflow="fold")
+    if layout.owner:
+        table.add_column("owner", min_width=12, overflow="fold")
     table.add_column("status", no_wrap=True)
-    table.add_column("attempts", justify="right", no_wrap=True)
-    table.add_column("progress", min_width=BAR_WIDTH + 6, overflow="fold")
-    table.add_column("created", no_wrap=True)
+    table.add_column(layout.attempts_header, justify="right", no_wrap=True)
+    table.add_column(
+        layout.progress_header, min_width=BAR_WIDTH + 6 if layout.bar else 4, overflow="fold"
+    )
+    if layout.created:
+        table.add_column("created", no_wrap=True)
     table.add_column("updated", no_wrap=True)
     for row in tasks:
-        table.add_row(
-            row.task_id,
-            row.name,
-            row.owner,
+        cells: list[RenderableType] = [row.task_id]
+        if layout.name:
+            cells.append(row.name)
+        if layout.owner:
+            cells.append(row.owner)
+        cells += [
             Text(row.status, style=STATE_STYLES.get(row.status, "")),
             str(row.attempts),
-            _progress(row),
-            _time(row.created_at),
-            _time(row.updated_at),
-        )
-    if not tasks:
-        return Group(table, Text("No tasks yet: send one (POST /process/...)."))
+            _progress(row, bar=layout.bar),
+        ]
+        if layout.created:
+            cells.append(_time(row.created_at))
+        cells.append(_time(row.updated_at))
+        table.add_row(*cells)
     return table
 
 
@@ -143,11 +225,11 @@ def watch(
     rounds: int | None = None,
 ) -> None:
     """Redraw the table every ``interval`` seconds (``rounds`` times, or until Ctrl-C)."""
-    with Live(render(fetch()), console=console, refresh_per_second=4) as live:
+    with Live(render(fetch(), console.width), console=console, refresh_per_second=4) as live:
         done = 1
         while rounds is None or done < rounds:
             time.sleep(interval)
-            live.update(render(fetch()))
+            live.update(render(fetch(), console.width))
             done += 1
 
 
@@ -168,7 +250,7 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
         if arguments.watch:
             watch(fetch, console)
         else:
-            console.print(render(fetch()))
+            console.print(render(fetch(), console.width))
     except StackNotFound as error:
         sys.stderr.write(f"error: {error}\n")
         return 2
@@ -223,13 +305,14 @@ def _scan(dynamodb: DynamoDBClient, table: str) -> Iterator[dict[str, Any]]:
         parameters["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def _progress(row: TaskRow) -> RenderableType:
+def _progress(row: TaskRow, *, bar: bool = True) -> RenderableType:
     if row.fraction is None:
         return ""
     label = Text(f"{row.fraction:>4.0%}" + (f" {row.message}" if row.message else ""))
-    bar = ProgressBar(total=1.0, completed=row.fraction, width=BAR_WIDTH)
+    if not bar:
+        return label
     grid = Table.grid(padding=(0, 1))
-    grid.add_row(bar, label)
+    grid.add_row(ProgressBar(total=1.0, completed=row.fraction, width=BAR_WIDTH), label)
     return grid
 
 

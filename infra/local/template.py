@@ -253,6 +253,10 @@ class Resolver:
 
         return _SUB_VARIABLE.sub(substitute, text)
 
+    def truth(self, expression: Any) -> bool:
+        """A condition expression (a Condition's, a Rule's RuleCondition or Assert) evaluated."""
+        return self._truth(expression)
+
     def _condition(self, name: str) -> bool:
         conditions = self._template.get("Conditions") or {}
         if name not in conditions:

@@ -64,14 +64,21 @@ def _detail(response: httpx.Response) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("file", type=Path)
+    parser = argparse.ArgumentParser(
+        prog="make upload",
+        usage="make upload FILE=path  (or: python -m infra.local.upload path [--api URL])",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
+    parser.add_argument("file", type=Path, nargs="?", help="the file to upload (FILE=)")
     parser.add_argument(
         "--api",
         default=f"http://127.0.0.1:{os.environ.get('LOCAL_API_PORT', '8000')}",
         help="the API's base URL (default: the local stack's)",
     )
     arguments = parser.parse_args(argv)
+    if arguments.file is None:
+        print("upload: name the file to upload: make upload FILE=path", file=sys.stderr)
+        return 2
     try:
         print(upload(arguments.file, arguments.api, os.environ.get("API_TOKEN")))
     except UploadError as error:

@@ -7,9 +7,6 @@ the local stack's own scheduler loop fires it, against moto's server. The upload
 enough (32 MiB) for the worker to take a moment over it, so `running` can be seen.
 """
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,7 +18,7 @@ import httpx
 import pytest
 
 from app.tasks.status import timestamp
-from tests.local_stack_process import REPO_ROOT, running_local_stack
+from tests.local_stack_process import running_local_stack
 
 
 def poll(client: httpx.Client, location: str, *, seconds: float) -> Iterator[dict[str, Any]]:
@@ -45,15 +42,7 @@ def test_a_task_due_later_is_fired_by_the_local_scheduler_and_runs(tmp_path: Pat
         report = tmp_path / "report.csv"
         body = b"a,b\n" + b"1234567,0.12345678\n" * (32 * 1024 * 1024 // 19)
         report.write_bytes(body)
-        uploaded = subprocess.run(
-            [sys.executable, "-m", "infra.local.upload", str(report)],
-            cwd=REPO_ROOT,
-            env={**os.environ, "LOCAL_API_PORT": stack.api_url.rsplit(":", 1)[1]},
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
+        uploaded = stack.upload(report, timeout=30)
         assert uploaded.returncode == 0, uploaded.stderr
         key = uploaded.stdout.strip()
         # WHEN its processing is asked for 16 minutes ahead
@@ -105,3 +94,5 @@ def test_a_task_due_later_is_fired_by_the_local_scheduler_and_runs(tmp_path: Pat
         # AND its schedule deleted itself after firing
         names = [s["Name"] for s in scheduler.list_schedules(GroupName="local-tasks")["Schedules"]]
         assert f"task-{task_id}" not in names
+        # AND the worker deleted its message, and logged no error
+        stack.assert_settled()

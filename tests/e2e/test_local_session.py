@@ -1,8 +1,5 @@
 """The README's local session, as a user runs it: `make run`, curl, upload, process, poll."""
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -11,7 +8,7 @@ import boto3
 import httpx
 import pytest
 
-from tests.local_stack_process import REPO_ROOT, running_local_stack
+from tests.local_stack_process import running_local_stack
 
 
 def local_client(service: Literal["s3", "ses"], endpoint: str) -> Any:
@@ -40,15 +37,7 @@ def test_readme_session_ends_with_a_succeeded_task(tmp_path: Path) -> None:
         # POST from the API, then the file posted straight to the embedded S3)
         report = tmp_path / "report.csv"
         report.write_bytes(b"a,b\n1,2\n")
-        uploaded = subprocess.run(
-            [sys.executable, "-m", "infra.local.upload", str(report)],
-            cwd=REPO_ROOT,
-            env={**os.environ, "LOCAL_API_PORT": stack.api_url.rsplit(":", 1)[1]},
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
+        uploaded = stack.upload(report, timeout=30)
         assert uploaded.returncode == 0, uploaded.stderr
         key = uploaded.stdout.strip()
         assert key.startswith("uploads/local/")
@@ -71,3 +60,6 @@ def test_readme_session_ends_with_a_succeeded_task(tmp_path: Path) -> None:
         assert status["result"]["size_bytes"] == 8
         # AND the email went out through the embedded SES
         assert local_client("ses", stack.aws_endpoint).get_send_quota()["SentLast24Hours"] == 1
+        # AND, as on Lambda, the worker deleted the task's message: no message visible or in
+        # flight, none dead-lettered, no ERROR in the log, every line with its service's name
+        stack.assert_settled()

@@ -63,3 +63,5 @@ def test_a_processed_upload_is_listed_by_the_api_and_by_make_tasks(tmp_path: Pat
         rows = [row for row in rows if row and row[0] in ids]
         assert [row[0] for row in rows] == ids[::-1]
         assert all(row[3] == "succeeded" for row in rows)
+        # AND the worker deleted both messages, and logged no error
+        stack.assert_settled()

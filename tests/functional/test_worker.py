@@ -149,3 +149,36 @@ def test_two_workers_receiving_the_same_message_run_it_once(stack: Stack) -> Non
     assert results == [{"batchItemFailures": []}]
     assert runs == ["uploads/local/race.txt"]
     assert stack.task_status(task_id)["status"] == "succeeded"
+
+
+def test_an_object_over_the_upload_limit_is_refused_once_not_retried(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.worker import wiring
+
+    # GIVEN an upload limit of 10 bytes, one upload at the limit and one a byte over it (put
+    # straight into the bucket: S3's POST policy never saw it)
+    monkeypatch.setenv("MAX_UPLOAD_BYTES", "10")
+    wiring.reset()
+    stack.upload("uploads/local/fits.csv", b"123456789\n")
+    stack.upload("uploads/local/over.csv", b"1234567890\n")
+    fits = process(stack, "uploads/local/fits.csv")
+    over = process(stack, "uploads/local/over.csv")
+    # WHEN the worker handles both in one batch
+    response = stack.run_worker(queued_event(stack))
+    # THEN the batch reports no failure: the one at the limit succeeded
+    assert response == {"batchItemFailures": []}
+    assert stack.task_status(fits)["status"] == "succeeded"
+    # AND the one over it is dead after its first attempt, saying why, with no result written
+    status = stack.task_status(over)
+    assert status["status"] == "dead"
+    assert status["attempts"] == 1
+    assert status["last_error"] == (
+        "uploads/local/over.csv is 11 bytes, over the 10-byte upload limit (MaxUploadBytes)"
+    )
+    results = stack.s3.list_objects_v2(Bucket=stack.bucket, Prefix="results/local/over")
+    assert results.get("KeyCount") == 0
+    # AND its message was dead-lettered at once, not left to come back
+    assert stack.receive_messages() == []
+    [dead] = stack.receive_messages(stack.dead_letter_queue_url)
+    assert over in dead["Body"]

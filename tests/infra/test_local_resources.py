@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from infra.local.__main__ import merge_environments
+from infra.local.function_process import function_process_environment
 from infra.local.resources import create_resources, physical_name
 from infra.local.template import (
     Physical,
@@ -152,20 +152,23 @@ def test_function_environment_points_at_the_created_resources(
     assert env["BUCKET_NAME"] == created.ref("UploadsBucket")
 
 
-def test_merged_environment_keeps_both_functions_variables() -> None:
-    # GIVEN two functions' environments that share a process
+def test_each_function_process_gets_its_own_template_variables_only() -> None:
+    # GIVEN two functions' environments, and a shell that exported one of the API's variables
     api = {"TASK_QUEUE_URL": "q", "POWERTOOLS_SERVICE_NAME": "api", "SENDER_EMAIL": "a@b.c"}
     worker = {"TASK_QUEUE_URL": "q", "POWERTOOLS_SERVICE_NAME": "worker", "MAX_RECEIVE_COUNT": "5"}
-    # WHEN they are merged with the API first
-    merged, conflicts = merge_environments(api, worker)
-    # THEN every variable is present, the API wins a disagreement, which is reported
-    assert merged == {
+    shell = {"PATH": "/bin", "SENDER_EMAIL": "shell@b.c", "POWERTOOLS_SERVICE_NAME": "shell"}
+    every = {"ApiFunction": api, "WorkerFunction": worker}
+    # WHEN the worker's process environment is made
+    environment = function_process_environment(shell, worker, every)
+    # THEN it holds the worker's variables and the shell's others, nothing only the API sets
+    assert environment == {
+        "PATH": "/bin",
         "TASK_QUEUE_URL": "q",
-        "POWERTOOLS_SERVICE_NAME": "api",
-        "SENDER_EMAIL": "a@b.c",
+        "POWERTOOLS_SERVICE_NAME": "worker",
         "MAX_RECEIVE_COUNT": "5",
     }
-    assert conflicts == {"POWERTOOLS_SERVICE_NAME": ("api", "worker")}
+    # AND the API's holds its own
+    assert function_process_environment(shell, api, every)["POWERTOOLS_SERVICE_NAME"] == "api"
 
 
 @pytest.fixture

@@ -37,12 +37,19 @@ def enqueue(name: str) -> dict[str, str]:
     return {"queued": name}
 
 
+@app.get("/service")
+def service() -> dict[str, str]:
+    return {"service": os.environ.get("POWERTOOLS_SERVICE_NAME", "")}
+
+
 @app.get("/tasks/{name}")
 def status(name: str) -> dict[str, str]:
     item = boto3.client("dynamodb").get_item(
         TableName=os.environ["TASK_TABLE_NAME"], Key={"task_id": {"S": name}}
     ).get("Item")
-    return {"status": item["status"]["S"] if item else "queued"}
+    if not item:
+        return {"status": "queued", "service": ""}
+    return {"status": item["status"]["S"], "service": item["service"]["S"]}
 
 
 def handler(event, context):
@@ -53,7 +60,8 @@ def handler(event, context):
         table.put_item(
             TableName=os.environ["TASK_TABLE_NAME"],
             Item={"task_id": {"S": name}, "status": {"S": f"done by {context.function_name}"},
-                  "correlation_id": {"S": correlation}},
+                  "correlation_id": {"S": correlation},
+                  "service": {"S": os.environ.get("POWERTOOLS_SERVICE_NAME", "")}},
         )
     return {"batchItemFailures": []}
 """
@@ -80,14 +88,20 @@ def test_a_queued_task_is_run_by_the_worker_and_ctrl_c_stops_everything(
         assert client.post("/tasks/resize").json() == {"queued": "resize"}
         # THEN the worker, fed by the poller, finishes it
         deadline = time.monotonic() + 20
-        status = ""
+        task = {"status": "queued"}
         while time.monotonic() < deadline:
-            status = client.get("/tasks/resize").json()["status"]
-            if status != "queued":
+            task = client.get("/tasks/resize").json()
+            if task["status"] != "queued":
                 break
             time.sleep(0.2)
-    assert status == "done by local-WorkerFunction"
+        # AND each function ran with its own template environment, as on Lambda
+        api_service = client.get("/service").json()["service"]
+    assert task == {"status": "done by local-WorkerFunction", "service": "worker"}
+    assert api_service == "api"
     # AND Ctrl-C stops the API, the poller and moto, with a clean exit
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=30) == 0
     assert "local stack stopped" in log.read_text()
+    # AND the API's own process stopped with it: nothing answers on its port
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{api}/service", timeout=2)

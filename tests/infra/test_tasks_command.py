@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING
 
 import boto3
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from moto.server import ThreadedMotoServer
 from rich.console import Console
 
@@ -161,3 +164,104 @@ def test_no_local_stack_is_one_line_saying_what_to_do() -> None:
     [line] = result.stderr.strip().splitlines()
     assert f"no local stack on 127.0.0.1:{port}" in line
     assert "make run" in line
+
+
+def tasks_command(columns: int) -> subprocess.CompletedProcess[str]:
+    """`make tasks` as a terminal ``columns`` wide runs it (rich reads COLUMNS)."""
+    environment = {k: v for k, v in os.environ.items() if k != "TASK_TABLE_NAME"}
+    return subprocess.run(
+        [sys.executable, "-m", "infra.local.tasks"],
+        cwd=REPO_ROOT,
+        env={
+            **environment,
+            "COLUMNS": str(columns),
+            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "functions"), str(REPO_ROOT)]),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_table_fits_an_80_column_terminal_and_a_wide_one_shows_every_column(
+    local_stack: LocalStack,
+) -> None:
+    # GIVEN a running task with a progress message and a succeeded one of a long owner name
+    store = local_stack.store
+    running, done = "a" * 32, "b" * 32
+    store.create_queued(running, "process_file", None, owner="local")
+    store.create_queued(done, "process_file", None, owner="someone.with.a.long.name@example.com")
+    for task_id, owner in ((running, "local"), (done, "someone.with.a.long.name@example.com")):
+        store.claim(
+            task_id, owner=owner, receive_count=1, max_receives=5, lease_token="l", lease_seconds=60
+        )
+    store.write_progress(running, "l", progress(0.5, "row 500 of 1000"))
+    store.finish(done, "l", TaskState.SUCCEEDED)
+    # WHEN `make tasks` runs in an 80-column terminal
+    narrow = tasks_command(80)
+    # THEN no line is wider than the terminal and nothing is cut short
+    assert narrow.returncode == 0, narrow.stderr
+    assert max(len(line) for line in narrow.stdout.splitlines()) <= 80
+    assert "…" not in narrow.stdout
+    # AND each task's id, state, percentage and last update are there whole
+    lines = narrow.stdout.splitlines()
+    [running_line] = [line for line in lines if line.startswith(running)]
+    [done_line] = [line for line in lines if line.startswith(done)]
+    assert running_line.split()[1:4] == ["running", "1", "50%"]
+    assert done_line.split()[1:3] == ["succeeded", "1"]
+    assert re.search(r" \d\d:\d\d:\d\d$", done_line)
+    # AND the title says which columns a wider terminal shows
+    title = " ".join(" ".join(lines[:2]).split())
+    assert "name, owner, created hidden: a wider terminal shows them" in title
+    # WHEN it runs in a wide terminal
+    wide = tasks_command(200)
+    # THEN every column is there
+    assert wide.returncode == 0, wide.stderr
+    header = next(line for line in wide.stdout.splitlines() if line.startswith("id"))
+    assert header.split() == [
+        "id",
+        "name",
+        "owner",
+        "status",
+        "attempts",
+        "progress",
+        "created",
+        "updated",
+    ]
+    assert "someone.with.a.long.name@example.com" in wide.stdout
+    assert "hidden" not in wide.stdout
+
+
+task_rows = st.builds(
+    tasks.TaskRow,
+    task_id=st.uuids().map(lambda value: value.hex),
+    name=st.from_regex(r"[a-z_]{1,40}", fullmatch=True),
+    owner=st.from_regex(r"[A-Za-z0-9@._-]{1,60}", fullmatch=True),
+    status=st.sampled_from(sorted(tasks.STATE_STYLES)),
+    attempts=st.integers(0, 99),
+    created_at=st.just("2026-12-08T00:12:37+00:00"),
+    updated_at=st.datetimes(timezones=st.just(UTC)).map(lambda moment: moment.isoformat()),
+    fraction=st.none() | st.floats(0, 1),
+    message=st.none()
+    | st.text(st.characters(codec="ascii", categories=["L", "N", "Zs"]), max_size=60),
+)
+
+
+@given(rows=st.lists(task_rows, max_size=5), width=st.integers(34, 220))
+@settings(max_examples=60, deadline=None)
+def test_any_tasks_in_any_terminal_are_drawn_without_a_cut_cell(
+    rows: list[tasks.TaskRow], width: int
+) -> None:
+    # GIVEN any recent tasks and a terminal of any width an id fits in
+    console = Console(file=io.StringIO(), width=width, color_system=None)
+    # WHEN the table is drawn for it
+    console.print(tasks.render(rows, width))
+    # THEN no line overflows, nothing is cut short, every id and state is there whole
+    assert isinstance(console.file, io.StringIO)
+    drawn = console.file.getvalue()
+    assert max(len(line) for line in drawn.splitlines()) <= width
+    assert "…" not in drawn
+    for row in rows:
+        assert row.task_id in drawn
+        assert row.status in drawn

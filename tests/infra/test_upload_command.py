@@ -42,3 +42,22 @@ def test_a_stopped_stack_is_one_line_saying_what_to_do(tmp_path: Path) -> None:
     [line] = result.stderr.strip().splitlines()
     assert f"127.0.0.1:{port} does not answer" in line
     assert "make run" in line
+
+
+def test_make_upload_without_file_says_to_name_it_with_file() -> None:
+    # GIVEN no FILE= on the command line
+    # WHEN `make upload` runs, as a user types it
+    result = subprocess.run(
+        ["make", "-s", "upload"],
+        cwd=REPO_ROOT,
+        env={name: value for name, value in os.environ.items() if name != "FILE"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    # THEN it fails with one line of its own, naming the make variable to set
+    assert result.returncode != 0
+    own = [line for line in result.stderr.splitlines() if not line.startswith("make")]
+    assert own == ["upload: name the file to upload: make upload FILE=path"]
+    assert result.stdout == ""

@@ -41,6 +41,7 @@ class FileProcessor:
     s3: "S3Client"
     bucket: str
     uploads: Uploads
+    max_bytes: int
 
     def summarise(self, key: str, owner: str, report: Report = _no_report) -> TaskResult:
         """Size, line count and SHA-256 of ``owner``'s upload ``key``, stored as a result too.
@@ -59,9 +60,17 @@ class FileProcessor:
             if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 raise UploadMissingError(f"{key} does not exist; upload it first") from error
             raise
+        total = stored["ContentLength"]
+        if total > self.max_bytes:
+            stored["Body"].close()
+            # S3 refuses such an upload through POST /uploads; one put there another way (or
+            # before the limit was lowered) would fail the same way at every attempt.
+            raise PermanentTaskError(
+                f"{key} is {total} bytes, over the {self.max_bytes}-byte upload limit "
+                "(MaxUploadBytes)"
+            )
         digest = hashlib.sha256()
         size = lines = 0
-        total = stored["ContentLength"]
         for chunk in stored["Body"].iter_chunks(CHUNK_BYTES):
             digest.update(chunk)
             size += len(chunk)

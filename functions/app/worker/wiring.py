@@ -36,6 +36,7 @@ def build_task_runner(clock: Callable[[], float] = time.monotonic) -> TaskRunner
             aws.s3(),
             settings.bucket_name,
             Uploads(settings.uploads_prefix, settings.results_prefix),
+            settings.max_upload_bytes,
         )
     )
     store = TaskStatusStore.from_settings(aws.dynamodb(), settings)

@@ -1,0 +1,103 @@
+"""`make run` keeps its uploads, tasks and schedules across a restart; CLEAN=1 starts empty."""
+
+import signal
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.local_stack_process import LocalStack, running_local_stack
+
+SCHEDULE_GROUP = "local-tasks"
+
+
+def stop_with_ctrl_c(stack: LocalStack) -> str:
+    """Ctrl-C, as a user stops `make run`; the stack's log once it has exited."""
+    stack.process.send_signal(signal.SIGINT)
+    assert stack.process.wait(timeout=60) == 0
+    return stack.log.read_text()
+
+
+def state_line(log: str) -> str:
+    """The banner's line on the saved state, after its label."""
+    [line] = [line for line in log.splitlines() if line.startswith("  state ")]
+    return line.removeprefix("  state ").strip()
+
+
+def wait_for_status(client: httpx.Client, task_id: str, wanted: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    status: dict[str, Any] = client.get(f"/tasks/{task_id}").json()
+    while status.get("status") != wanted and time.monotonic() < deadline:
+        time.sleep(0.2)
+        status = client.get(f"/tasks/{task_id}").json()
+    return status
+
+
+def task_schedules(stack: LocalStack) -> list[str]:
+    listed = stack.client("scheduler").list_schedules(GroupName=SCHEDULE_GROUP, NamePrefix="task-")
+    return [schedule["Name"] for schedule in listed["Schedules"]]
+
+
+@pytest.mark.timeout(240)
+def test_uploads_tasks_and_schedules_survive_a_restart_and_clean_starts_empty(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "state"
+    # GIVEN a first run: an upload, its processing (succeeded) and one due a year ahead
+    with (
+        running_local_stack(tmp_path / "first", state_dir=state) as stack,
+        httpx.Client(base_url=stack.api_url, timeout=10) as client,
+    ):
+        assert "nothing saved yet: starting empty" in state_line(stack.log.read_text())
+        report = tmp_path / "report.csv"
+        report.write_bytes(b"a,b\n1,2\n")
+        uploaded = stack.upload(report)
+        assert uploaded.returncode == 0, uploaded.stderr
+        key = uploaded.stdout.strip()
+        done = client.post("/process/", params={"file_path": key}).json()["task_id"]
+        assert wait_for_status(client, done, "succeeded")["status"] == "succeeded"
+        next_year = (datetime.now(UTC) + timedelta(days=365)).isoformat()
+        later = client.post("/process/", params={"file_path": key, "run_at": next_year})
+        assert later.status_code == 202, later.text
+        scheduled = later.json()["task_id"]
+        # WHEN the user stops it with Ctrl-C
+        log = stop_with_ctrl_c(stack)
+        assert "state saved to" in log
+
+    # WHEN `make run` starts again with the same state directory
+    with (
+        running_local_stack(tmp_path / "second", state_dir=state) as stack,
+        httpx.Client(base_url=stack.api_url, timeout=10) as client,
+    ):
+        # THEN the banner says the state was restored, and what it holds
+        line = state_line(stack.log.read_text())
+        assert "restored from" in line
+        assert "uploads: 1, task records: 2, tasks scheduled: 1" in line
+        # AND both tasks read as they were, with the succeeded one's result
+        first = client.get(f"/tasks/{done}").json()
+        assert first["status"] == "succeeded"
+        assert first["result"]["lines"] == 2
+        assert client.get(f"/tasks/{scheduled}").json()["status"] == "scheduled"
+        # AND the year-ahead schedule still waits in its group
+        assert task_schedules(stack) == [f"task-{scheduled}"]
+        # AND the old upload's key can be processed again, and succeeds
+        again = client.post("/process/", params={"file_path": key}).json()["task_id"]
+        assert wait_for_status(client, again, "succeeded")["status"] == "succeeded"
+        stack.assert_settled()
+        stop_with_ctrl_c(stack)
+
+    # WHEN it starts with CLEAN=1
+    with (
+        running_local_stack(tmp_path / "third", {"CLEAN": "1"}, state_dir=state) as stack,
+        httpx.Client(base_url=stack.api_url, timeout=10) as client,
+    ):
+        # THEN the banner says so, and nothing of before is there
+        assert state_line(stack.log.read_text()).startswith("clean start (CLEAN=1)")
+        assert client.get(f"/tasks/{done}").status_code == 404
+        assert task_schedules(stack) == []
+        listed = stack.client("s3").list_objects_v2(Bucket="local-uploads-bucket")
+        assert listed["KeyCount"] == 0
+        stop_with_ctrl_c(stack)

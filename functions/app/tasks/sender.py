@@ -7,7 +7,6 @@ sends the same envelope to the queue at its time, and reads ``scheduled`` until 
 
 import json
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,6 +28,7 @@ from app.tasks.registry import TaskDefinition
 from app.tasks.schedule_slots import ScheduleSlots
 from app.tasks.schedules import MAX_INPUT_BYTES, TaskSchedules, seconds_until
 from app.tasks.status import TaskStatusStore
+from app.tasks.task_ids import new_task_id
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -89,10 +89,12 @@ class TaskRequest:
 
 @dataclass(frozen=True)
 class Due:
-    """When a task runs: now or after ``delay_seconds`` (SQS), or at ``run_at`` (a schedule)."""
+    """When a task runs: now or after ``delay_seconds`` (SQS), or at ``run_at`` (a schedule).
+    ``delayed_until``: the time asked for, when SQS holds the task back (its status shows it)."""
 
     delay_seconds: int = 0
     run_at: datetime | None = None
+    delayed_until: datetime | None = None
 
 
 def when_due(
@@ -130,7 +132,7 @@ def when_due(
         )
     seconds = seconds_until(run_at, now)
     if seconds <= MAX_DELAY_SECONDS:
-        return Due(delay_seconds=seconds)
+        return Due(delay_seconds=seconds, delayed_until=run_at if seconds else None)
     return Due(run_at=run_at)
 
 
@@ -140,6 +142,7 @@ class _Outgoing:
     entry: "SendMessageBatchRequestEntryTypeDef"
     size: int
     run_at: datetime | None = None  # a schedule sends it, not this request
+    delayed_until: datetime | None = None  # the queue holds it back until then
 
 
 class TaskSender:
@@ -215,6 +218,7 @@ class TaskSender:
                     self._correlation_id,
                     owner=self._owner,
                     run_at=item.run_at,
+                    delayed_until=item.delayed_until,
                     holds_slot=self._slots is not None and item.run_at is not None,
                 )
                 created.append(item.envelope.task_id)
@@ -263,9 +267,9 @@ class TaskSender:
         ("not accepted by the queue") instead: its client was told to send again, and the old
         id must not read ``queued`` until it expires, since no message exists to run it."""
         for task_id in task_ids:
-            removed = _try(partial(self._store.discard_queued, task_id))
+            removed = _try(partial(self._store.discard_queued, task_id, owner=self._owner))
             if not removed and not _try(
-                partial(self._store.mark_not_accepted, task_id, NOT_ACCEPTED)
+                partial(self._store.mark_not_accepted, task_id, NOT_ACCEPTED, owner=self._owner)
             ):
                 logger.error(
                     "a refused task's status could be neither removed nor marked dead; it "
@@ -310,7 +314,7 @@ class TaskSender:
         definition = request.definition
         if not isinstance(request.arguments, definition.arguments):
             raise TypeError(f"task {definition.name} takes {definition.arguments.__name__}")
-        task_id = uuid.uuid4().hex
+        task_id = new_task_id()
         arguments = request.arguments.model_dump(mode="json")
         envelope = TaskEnvelope(
             task_id=task_id,
@@ -361,7 +365,9 @@ class TaskSender:
             entry["MessageGroupId"] = self._owner
             if due.delay_seconds:
                 entry["DelaySeconds"] = due.delay_seconds
-        return _Outgoing(envelope, entry, len(body.encode()) + 1024, due.run_at)
+        return _Outgoing(
+            envelope, entry, len(body.encode()) + 1024, due.run_at, due.delayed_until
+        )
 
     def _send_batch(self, batch: list[_Outgoing]) -> dict[str, _Unsent]:
         """Send one batch; return the entries SQS did not (certainly) take."""

@@ -123,10 +123,11 @@ def unfinished_tasks(
     dynamodb = aws.session.client("dynamodb", endpoint_url=aws.endpoint)
     unfinished = []
     for record in json.loads(batch.read_text())["Records"]:
-        task_id = json.loads(record["body"])["task_id"]
+        body = json.loads(record["body"])
+        task_id = body["task_id"]
         item = dynamodb.get_item(
             TableName=environment["TASK_TABLE_NAME"],
-            Key={"task_id": {"S": task_id}},
+            Key={"owner": {"S": body["owner"]}, "task_id": {"S": task_id}},
             ConsistentRead=True,
         ).get("Item", {})
         if item.get("status") != {"S": "succeeded"} or (with_result and "result" not in item):

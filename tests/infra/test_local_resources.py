@@ -114,8 +114,9 @@ def test_the_cursor_key_secret_gets_a_value_of_its_own_per_stack(
     assert all(len(value) >= 48 for value in values)
     # AND creating a stack again keeps its key, so its cursors stay good
     again = create_resources(template, suffix="one")
-    assert secrets.get_secret_value(SecretId=again.ref("CursorKeySecret"))["SecretString"] == (
-        values[0]
+    assert (
+        secrets.get_secret_value(SecretId=again.ref("CursorKeySecret"))["SecretString"]
+        == (values[0])
     )
 
 

@@ -87,9 +87,9 @@ def test_the_table_shows_every_owners_tasks_newest_first_with_progress(
             lease_token="lease",
             lease_seconds=600,
         )
-    store.finish("t1-succeeded", "lease", TaskState.SUCCEEDED)
-    store.finish("t2-dead", "lease", TaskState.DEAD, error="boom")
-    store.write_progress("t3-running", "lease", progress(0.42, "row 420 of 1000"))
+    store.finish("t1-succeeded", "lease", TaskState.SUCCEEDED, owner="local")
+    store.finish("t2-dead", "lease", TaskState.DEAD, error="boom", owner="alice")
+    store.write_progress("t3-running", "lease", progress(0.42, "row 420 of 1000"), owner="local")
     # WHEN `make tasks` runs
     code, text = output([])
     # THEN it lists them newest first, each with its name, owner, state and attempts
@@ -125,7 +125,7 @@ def test_watch_redraws_the_table(local_stack: LocalStack) -> None:
     fractions = iter([0.1, 0.9])
 
     def fetch() -> list[tasks.TaskRow]:
-        store.write_progress("w1", "l", progress(next(fractions)))
+        store.write_progress("w1", "l", progress(next(fractions)), owner="local")
         return tasks.recent_tasks(local_stack.dynamodb, store.table_name)
 
     console = Console(file=io.StringIO(), width=WIDTH, color_system=None, force_terminal=True)

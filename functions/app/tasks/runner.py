@@ -185,7 +185,9 @@ class TaskRunner:
         receive_count = int(record.attributes.approximate_receive_count or 1)
         delivery = Delivery(envelope.owner, receive_count, time.time())
         if lifecycle.exhausted(delivery, self._retry):
-            found = self._persist(lambda: self._store.get_record(envelope.task_id, owner=envelope.owner))
+            found = self._persist(
+                lambda: self._store.get_record(envelope.task_id, owner=envelope.owner)
+            )
             if found is not None and found.state is TaskState.CANCELLED:
                 self._not_claimed(record, lifecycle.on_delivery(found, delivery))
                 return

@@ -37,10 +37,16 @@ if TYPE_CHECKING:
 
 MAX_DELAY_SECONDS = 900  # SQS's own limit for DelaySeconds
 SQS_BATCH_ENTRIES = 10  # SQS's limit for SendMessageBatch
-SQS_BATCH_BYTES = 1024 * 1024  # SQS's limit for one message and for a whole batch
+# SQS's limit for one message (its body and attributes) and for a whole batch: 1 MiB since
+# August 2025 (256 KiB before), as is Lambda's SQS event source's; the task queue's
+# MaximumMessageSize says so too (template.yaml).
+SQS_MAX_MESSAGE_BYTES = SQS_BATCH_BYTES = 1024 * 1024
+# Room kept for a message's attributes (the task name, the correlation id).
+ATTRIBUTES_ALLOWANCE = 1024
 DISCARD_ATTEMPTS = 3  # tries to remove a refused task's status, each after botocore's own
 NOT_ACCEPTED = "not accepted by the queue"
-CLAIM_CHECK_BYTES = 256 * 1024  # larger arguments go to S3, so a batch still carries several
+# A body up to this size goes inline; a larger one's arguments go to S3 (claim check).
+CLAIM_CHECK_BYTES = SQS_MAX_MESSAGE_BYTES - ATTRIBUTES_ALLOWANCE
 MAX_AHEAD = timedelta(days=365)  # the furthest a task may be due
 # Claim-checked arguments expire 30 days after their last write (the bucket's
 # ExpireTaskArguments rule); a scheduled task's must outlive its wait, with a margin.
@@ -365,9 +371,8 @@ class TaskSender:
             entry["MessageGroupId"] = self._owner
             if due.delay_seconds:
                 entry["DelaySeconds"] = due.delay_seconds
-        return _Outgoing(
-            envelope, entry, len(body.encode()) + 1024, due.run_at, due.delayed_until
-        )
+        size = len(body.encode()) + ATTRIBUTES_ALLOWANCE
+        return _Outgoing(envelope, entry, size, due.run_at, due.delayed_until)
 
     def _send_batch(self, batch: list[_Outgoing]) -> dict[str, _Unsent]:
         """Send one batch; return the entries SQS did not (certainly) take."""

@@ -296,7 +296,8 @@ class TaskStatusStore:
         """Take the task for one attempt: ``running`` until the lease ends, in one write.
 
         Refused (and the record returned) when the task has succeeded, or is held by a live
-        lease; another owner's task id is no record under ``owner``: ``lifecycle.on_delivery`` says what to do then.
+        lease; another owner's task id is no record under ``owner``. ``lifecycle.on_delivery``
+        says what to do then.
         """
         now = time.time()
         claimable = ", ".join(f":c{i}" for i in range(len(CLAIMABLE)))

@@ -45,6 +45,7 @@ bench: .venv/.synced
 	$(PY) -m bench.post_response
 	$(PY) -m bench.worker_overhead
 	$(PY) -m bench.no_loss
+	$(PY) -m bench.task_costs
 	$(PY) -m bench.cold_start
 
 ## upload: upload FILE through the API's presigned POST (POST /uploads) and print its key (make upload FILE=a.csv)

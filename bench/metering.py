@@ -68,8 +68,9 @@ WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
 class Bill:
     """What one scenario made AWS do, for one task (or one page)."""
 
-    write_units: Counter[str] = field(default_factory=Counter)  # per design
-    read_units: Counter[str] = field(default_factory=Counter)  # per design
+    # per design
+    write_units: Counter[str] = field(default_factory=Counter)
+    read_units: dict[str, float] = field(default_factory=lambda: dict.fromkeys(DESIGNS, 0.0))
     writes: int = 0  # DynamoDB write requests
     sqs_requests: int = 0
     s3_puts: int = 0

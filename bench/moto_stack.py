@@ -75,6 +75,7 @@ def local_aws(template: dict[str, Any]) -> Iterator[LocalAws]:
             dynamodb=session.client("dynamodb", endpoint_url=endpoint),
             s3=s3,
             scheduler=session.client("scheduler", endpoint_url=endpoint),
+            secretsmanager=session.client("secretsmanager", endpoint_url=endpoint),
             prefix="bench",
         )
         aws = LocalAws(endpoint, physical, session)

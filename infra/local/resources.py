@@ -174,6 +174,7 @@ def create_resources(
     dynamodb: DynamoDBClient | None = None,
     s3: S3Client | None = None,
     scheduler: EventBridgeSchedulerClient | None = None,
+    secretsmanager: Any | None = None,
     prefix: str = "local",
     suffix: str = "",
     parameters: Mapping[str, str] | None = None,
@@ -202,7 +203,7 @@ def create_resources(
         SCHEDULE: lambda _id, props, name: _create_schedule(scheduler, resolver, props, name),
         ROLE: lambda _id, props, name: _role(name, physical.account_id),
         SECRET: lambda _id, props, name: _create_secret(
-            _client_beside(sqs, factory, "secretsmanager"), name
+            secretsmanager or _client_beside(sqs, factory, "secretsmanager"), name
         ),
     }
     for logical_id in _creation_order(template):

@@ -425,6 +425,9 @@ def api_function() -> Iterator[ApiFunction]:
             dynamodb=boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION),
             s3=boto3.client("s3", endpoint_url=endpoint, region_name=REGION),
             scheduler=boto3.client("scheduler", endpoint_url=endpoint, region_name=REGION),
+            secretsmanager=boto3.client(
+                "secretsmanager", endpoint_url=endpoint, region_name=REGION
+            ),
         )
         env = {
             **function_environment(template, "ApiFunction", physical, LOCAL_PARAMETERS),

@@ -160,6 +160,7 @@ def local_aws() -> Iterator[LocalAws]:
             dynamodb=dynamodb,
             s3=s3,
             scheduler=session.client("scheduler", endpoint_url=endpoint),
+            secretsmanager=session.client("secretsmanager", endpoint_url=endpoint),
             suffix=f"build-{uuid.uuid4().hex[:8]}",
         )
         aws = LocalAws(endpoint, physical, sqs, dynamodb, s3, ses)

@@ -46,6 +46,7 @@ bench: .venv/.synced
 	$(PY) -m bench.post_response
 	$(PY) -m bench.worker_overhead
 	$(PY) -m bench.no_loss
+	$(PY) -m bench.task_costs
 	$(PY) -m bench.cold_start
 	$(PY) -m bench.json_bodies
 

@@ -75,6 +75,7 @@ def local_aws(template: dict[str, Any]) -> Iterator[LocalAws]:
             dynamodb=session.client("dynamodb", endpoint_url=endpoint),
             s3=s3,
             scheduler=session.client("scheduler", endpoint_url=endpoint),
+            secretsmanager=session.client("secretsmanager", endpoint_url=endpoint),
             prefix="bench",
         )
         aws = LocalAws(endpoint, physical, session)
@@ -123,10 +124,11 @@ def unfinished_tasks(
     dynamodb = aws.session.client("dynamodb", endpoint_url=aws.endpoint)
     unfinished = []
     for record in json.loads(batch.read_text())["Records"]:
-        task_id = json.loads(record["body"])["task_id"]
+        body = json.loads(record["body"])
+        task_id = body["task_id"]
         item = dynamodb.get_item(
             TableName=environment["TASK_TABLE_NAME"],
-            Key={"task_id": {"S": task_id}},
+            Key={"owner": {"S": body["owner"]}, "task_id": {"S": task_id}},
             ConsistentRead=True,
         ).get("Item", {})
         if item.get("status") != {"S": "succeeded"} or (with_result and "result" not in item):

@@ -29,7 +29,8 @@ def health() -> dict[str, str]:
 @app.post("/process/", status_code=status.HTTP_202_ACCEPTED)
 def process(file_path: str) -> dict[str, str]:
     task_id = uuid.uuid4().hex
-    dynamodb.put_item(TableName=TABLE, Item={"task_id": {"S": task_id}, "status": {"S": "queued"}})
+    item = {"owner": {"S": "local"}, "task_id": {"S": task_id}, "status": {"S": "queued"}}
+    dynamodb.put_item(TableName=TABLE, Item=item)
     sqs.send_message(
         QueueUrl=QUEUE_URL, MessageBody=json.dumps({"task_id": task_id, "file_path": file_path})
     )

@@ -52,7 +52,7 @@ def record_handler(record: SQSRecord) -> None:
     )
     dynamodb.update_item(
         TableName=TABLE,
-        Key={"task_id": {"S": task["task_id"]}},
+        Key={"owner": {"S": owner}, "task_id": {"S": task["task_id"]}},
         UpdateExpression="SET #status = :succeeded, #result = :result",
         ExpressionAttributeNames={"#status": "status", "#result": "result"},
         ExpressionAttributeValues={

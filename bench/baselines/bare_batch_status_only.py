@@ -24,10 +24,10 @@ TABLE = os.environ["TASK_TABLE_NAME"]
 
 
 def record_handler(record: SQSRecord) -> None:
-    task_id = json.loads(record.body)["task_id"]
+    task = json.loads(record.body)
     dynamodb.update_item(
         TableName=TABLE,
-        Key={"task_id": {"S": task_id}},
+        Key={"owner": {"S": task["owner"]}, "task_id": {"S": task["task_id"]}},
         UpdateExpression="SET #status = :succeeded",
         ExpressionAttributeNames={"#status": "status"},
         ExpressionAttributeValues={":succeeded": {"S": "succeeded"}},

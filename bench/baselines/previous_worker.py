@@ -34,10 +34,10 @@ def previous_handler(client: "DynamoDBClient", task_table: str, idempotency_tabl
         data_keyword_argument="envelope", persistence_store=persistence, config=config
     )(noop)
 
-    def mark(task_id: str, status: str) -> None:
+    def mark(envelope: dict[str, Any], status: str) -> None:
         client.update_item(
             TableName=task_table,
-            Key={"task_id": {"S": task_id}},
+            Key={"owner": {"S": envelope["owner"]}, "task_id": {"S": envelope["task_id"]}},
             UpdateExpression="SET #s = :s, updated_at = :u",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={
@@ -48,9 +48,9 @@ def previous_handler(client: "DynamoDBClient", task_table: str, idempotency_tabl
 
     def record_handler(record: SQSRecord) -> None:
         envelope = record.json_body
-        mark(envelope["task_id"], "running")
+        mark(envelope, "running")
         execute(envelope=envelope)
-        mark(envelope["task_id"], "succeeded")
+        mark(envelope, "succeeded")
 
     def handler(event: dict[str, Any], context: Any) -> Any:
         config.register_lambda_context(context)

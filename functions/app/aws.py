@@ -5,7 +5,7 @@ the embedded local stack, to moto in tests, or to AWS.
 """
 
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -52,12 +52,19 @@ def scheduler() -> "EventBridgeSchedulerClient":
     return boto3.client("scheduler", config=CLIENT_CONFIG)
 
 
+@cache
+def secretsmanager() -> Any:  # no type stubs installed for it; one call site
+    return boto3.client("secretsmanager", config=CLIENT_CONFIG)
+
+
 _FACTORIES = (sqs, dynamodb, s3, ses, scheduler)
+# Made when first used, never at Init: only a listing's cursor key needs this one, once.
+_LAZY = (secretsmanager,)
 
 
 def reset_clients() -> None:
     """Forget cached clients, for tests that switch endpoints or moto contexts."""
-    for factory in _FACTORIES:
+    for factory in (*_FACTORIES, *_LAZY):
         factory.cache_clear()
 
 

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     schedule_group_name: str = ""
     scheduler_role_arn: str = ""
     dead_letter_queue_url: str = ""
+    # The Secrets Manager secret whose value signs GET /tasks cursors (app.tasks.cursors).
+    cursor_key_secret_arn: str = ""
     # Where EventBridge Scheduler puts a due task it could not deliver (a standard queue only).
     dead_letter_queue_arn: str = ""
     bucket_name: str = "uploads"

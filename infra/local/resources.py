@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlparse
@@ -43,7 +44,9 @@ SCHEDULE_GROUP = "AWS::Scheduler::ScheduleGroup"
 SCHEDULE = "AWS::Scheduler::Schedule"
 # Named only (its ARN is what a schedule's target needs): moto enforces no IAM policy.
 ROLE = "AWS::IAM::Role"
-SUPPORTED_TYPES = (QUEUE, TABLE, BUCKET, SCHEDULE_GROUP, SCHEDULE, ROLE)
+# A secret's value is generated here, once per local stack, as GenerateSecretString would.
+SECRET = "AWS::SecretsManager::Secret"
+SUPPORTED_TYPES = (QUEUE, TABLE, BUCKET, SCHEDULE_GROUP, SCHEDULE, ROLE, SECRET)
 
 DEFAULT_ACCOUNT_ID = "123456789012"
 
@@ -71,6 +74,7 @@ _EXPLICIT_NAME = {
     SCHEDULE_GROUP: "Name",
     SCHEDULE: "Name",
     ROLE: "RoleName",
+    SECRET: "Name",
 }
 # AWS::Scheduler::Schedule properties that are CreateSchedule parameters of the same name.
 _SCHEDULE_PARAMETERS = (
@@ -154,6 +158,9 @@ def planned_physical(
             physical.resources[logical_id] = _schedule(name, group, region, account_id)
         elif resource_type == ROLE:
             physical.resources[logical_id] = _role(name, account_id)
+        elif resource_type == SECRET:
+            arn = f"arn:aws:secretsmanager:{region}:{account_id}:secret:{name}"
+            physical.resources[logical_id] = PhysicalResource(arn, {"Id": arn})
         else:
             physical.resources[logical_id] = _bucket(name, region)
     return physical
@@ -167,6 +174,7 @@ def create_resources(
     dynamodb: DynamoDBClient | None = None,
     s3: S3Client | None = None,
     scheduler: EventBridgeSchedulerClient | None = None,
+    secretsmanager: Any | None = None,
     prefix: str = "local",
     suffix: str = "",
     parameters: Mapping[str, str] | None = None,
@@ -194,6 +202,9 @@ def create_resources(
         SCHEDULE_GROUP: lambda _id, props, name: _create_schedule_group(scheduler, name),
         SCHEDULE: lambda _id, props, name: _create_schedule(scheduler, resolver, props, name),
         ROLE: lambda _id, props, name: _role(name, physical.account_id),
+        SECRET: lambda _id, props, name: _create_secret(
+            secretsmanager or _client_beside(sqs, factory, "secretsmanager"), name
+        ),
     }
     for logical_id in _creation_order(template):
         name = resource_name(template, logical_id, prefix=prefix, suffix=suffix, resolver=resolver)
@@ -207,14 +218,28 @@ def create_resources(
 
 
 def _scheduler_beside(sqs: SQSClient, factory: Callable[..., Any]) -> EventBridgeSchedulerClient:
-    """A scheduler client where the queues are: on a local endpoint (moto's server) that
+    client: EventBridgeSchedulerClient = _client_beside(sqs, factory, "scheduler")
+    return client
+
+
+def _client_beside(sqs: SQSClient, factory: Callable[..., Any], service: str) -> Any:
+    """A ``service`` client where the queues are: on a local endpoint (moto's server) that
     endpoint, never AWS's; else boto3's own choice (``mock_aws``, ``AWS_ENDPOINT_URL``)."""
     endpoint = sqs.meta.endpoint_url
     if (urlparse(endpoint).hostname or "").endswith(".amazonaws.com"):
-        client: EventBridgeSchedulerClient = factory("scheduler", region_name=sqs.meta.region_name)
-    else:
-        client = factory("scheduler", endpoint_url=endpoint, region_name=sqs.meta.region_name)
-    return client
+        return factory(service, region_name=sqs.meta.region_name)
+    return factory(service, endpoint_url=endpoint, region_name=sqs.meta.region_name)
+
+
+def _create_secret(client: Any, name: str) -> PhysicalResource:
+    """The secret ``name`` with a fresh random value (an existing one is kept as it is)."""
+    try:
+        arn = client.create_secret(Name=name, SecretString=secrets.token_urlsafe(48))["ARN"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceExistsException":
+            raise
+        arn = client.describe_secret(SecretId=name)["ARN"]
+    return PhysicalResource(arn, {"Id": arn})
 
 
 def _creation_order(template: Template) -> list[str]:

@@ -358,7 +358,7 @@ def _send(keys: dict[str, Plan], store: TaskStatusStore, settings: Any) -> Sent:
                 sent.may_run.update((i, entries[i]) for i in error.may_run)
                 for task_id in set(entries) - set(error.accepted) - set(error.may_run):
                     sent.refused[task_id] = entries[task_id]
-                    sent.refused_with_status += store.get(task_id) is not None
+                    sent.refused_with_status += store.get(task_id, owner="local") is not None
     finally:
         faults.remove()
     sent.faults = {"refused batches": refused_fault.injected, "lost answers": lost_fault.injected}
@@ -401,13 +401,13 @@ def _wait(
     pending = set(tasks)
     while time.monotonic() < deadline:
         for task_id in list(pending):
-            status = store.get(task_id)
+            status = store.get(task_id, owner="local")
             if status is not None and status.status.value in ("succeeded", "dead"):
                 pending.discard(task_id)
         if not pending and _queue_empty(queue_url):
             break
         time.sleep(0.5)
-    return {task_id: store.get(task_id) for task_id in tasks}
+    return {task_id: store.get(task_id, owner="local") for task_id in tasks}
 
 
 def _queue_empty(queue_url: str) -> bool:

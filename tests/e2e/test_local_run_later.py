@@ -17,7 +17,7 @@ import boto3
 import httpx
 import pytest
 
-from app.tasks.status import timestamp
+from app.tasks.status import record_key, timestamp
 from tests.local_stack_process import running_local_stack
 
 
@@ -66,7 +66,7 @@ def test_a_task_due_later_is_fired_by_the_local_scheduler_and_runs(tmp_path: Pat
         soon = (datetime.now(UTC) + timedelta(seconds=3)).replace(microsecond=0)
         boto3.client("dynamodb", **local_aws).update_item(
             TableName="local-task-table",
-            Key={"task_id": {"S": task_id}},
+            Key=record_key("local", task_id),
             UpdateExpression="SET run_at = :soon",
             ExpressionAttributeValues={":soon": {"S": timestamp(soon)}},
         )

@@ -4,17 +4,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from moto import mock_aws
 
 from app import aws
 from app.config import get_settings
-from app.observability import logger
-from app.worker import wiring
-from infra.local.resources import create_resources
-from infra.local.template import LOCAL_PARAMETERS, function_environment, load_template
-from tests.functional.stack import LogCapture, Stack, apply_environment
-
-SENDER = "noreply@example.com"
+from tests.functional.stack import Stack, moto_stack
 
 # Speed only: failed attempts become visible again at once instead of after seconds.
 FAST_RETRIES = {"RETRY_BASE_SECONDS": "0", "RETRY_MAX_SECONDS": "0"}
@@ -22,29 +15,8 @@ FAST_RETRIES = {"RETRY_BASE_SECONDS": "0", "RETRY_MAX_SECONDS": "0"}
 
 @pytest.fixture
 def stack() -> Iterator[Stack]:
-    with mock_aws():
-        wiring.reset()
-        template = load_template()
-        physical = create_resources(template, suffix="test")
-        environment = {
-            **function_environment(template, "ApiFunction", physical, LOCAL_PARAMETERS),
-            **function_environment(template, "WorkerFunction", physical, LOCAL_PARAMETERS),
-            "SENDER_EMAIL": SENDER,
-            **FAST_RETRIES,
-        }
-        environment.pop("POWERTOOLS_SERVICE_NAME", None)
-        capture = LogCapture()
-        with apply_environment(environment):
-            wiring.reset()
-            from app import aws
-
-            aws.ses().verify_email_identity(EmailAddress=SENDER)
-            logger._logger.addHandler(capture)
-            try:
-                yield Stack(environment, capture.lines)
-            finally:
-                logger._logger.removeHandler(capture)
-                wiring.reset()
+    with moto_stack(FAST_RETRIES) as created:
+        yield created
 
 
 @pytest.fixture

@@ -210,6 +210,42 @@ class Stack:
         return url, self.queue_arn.replace(self.queue_arn.rsplit(":", 1)[1], name)
 
 
+SENDER = "noreply@example.com"
+
+
+@contextmanager
+def moto_stack(overrides: dict[str, str] | None = None) -> Iterator[Stack]:
+    """template.yaml's resources on moto (in this process), with both functions' environment
+    applied (``overrides`` on top): what the functional tests and bench.task_costs run on."""
+    from moto import mock_aws
+
+    from app.worker import wiring
+    from infra.local.resources import create_resources
+    from infra.local.template import LOCAL_PARAMETERS, function_environment, load_template
+
+    with mock_aws():
+        wiring.reset()
+        template = load_template()
+        physical = create_resources(template, suffix="test")
+        environment = {
+            **function_environment(template, "ApiFunction", physical, LOCAL_PARAMETERS),
+            **function_environment(template, "WorkerFunction", physical, LOCAL_PARAMETERS),
+            "SENDER_EMAIL": SENDER,
+            **(overrides or {}),
+        }
+        environment.pop("POWERTOOLS_SERVICE_NAME", None)
+        capture = LogCapture()
+        with apply_environment(environment):
+            wiring.reset()
+            aws.ses().verify_email_identity(EmailAddress=SENDER)
+            logger._logger.addHandler(capture)
+            try:
+                yield Stack(environment, capture.lines)
+            finally:
+                logger._logger.removeHandler(capture)
+                wiring.reset()
+
+
 @contextmanager
 def apply_environment(environment: dict[str, str]) -> Iterator[None]:
     saved = {key: os.environ.get(key) for key in environment}

@@ -14,7 +14,7 @@ from app import aws
 from app.tasks import lifecycle
 from app.tasks.periodic import SYSTEM_OWNER
 from app.tasks.redrive import redrive_dead_tasks
-from app.tasks.status import TaskStatusStore
+from app.tasks.status import TaskStatusStore, record_key
 from infra.local.scheduler import LocalScheduler
 from tests.functional import sample_tasks
 from tests.functional.callers import ALICE, BOB, call
@@ -106,7 +106,7 @@ def test_a_task_running_or_ended_answers_409_with_its_state(stack: Stack, state:
         stack.store.claim(
             "t1", owner="local", receive_count=1, max_receives=3, lease_token="k", lease_seconds=60
         )
-        stack.store.finish("t1", "k", lifecycle.TaskState(state))
+        stack.store.finish("t1", "k", lifecycle.TaskState(state), owner="local")
     else:
         assert cancel(stack, "t1")["statusCode"] == 200
     # WHEN its owner cancels it
@@ -294,7 +294,7 @@ def test_an_expired_record_is_the_same_404_to_a_cancel_as_to_a_read(stack: Stack
     response = cancel(stack, "old")
     # THEN it is a 404 like the read, and the record is not revived as cancelled
     assert response["statusCode"] == 404, response["body"]
-    item = stack.dynamodb.get_item(TableName=stack.task_table, Key={"task_id": {"S": "old"}})
+    item = stack.dynamodb.get_item(TableName=stack.task_table, Key=record_key("local", "old"))
     assert item["Item"]["status"] == {"S": "queued"}
     assert stack.api("get-task", path="/tasks/old")["statusCode"] == 404
 
@@ -307,7 +307,9 @@ def test_a_periodic_run_is_no_callers_to_cancel(stack: Stack) -> None:
     response = cancel(stack, task_id)
     # THEN it is the 404 of a task that is not theirs, and the run is untouched
     assert response["statusCode"] == 404, response["body"]
-    item = stack.dynamodb.get_item(TableName=stack.task_table, Key={"task_id": {"S": task_id}})
+    item = stack.dynamodb.get_item(
+        TableName=stack.task_table, Key=record_key(SYSTEM_OWNER, task_id)
+    )
     assert item["Item"]["status"] == {"S": "queued"}
 
 
@@ -344,7 +346,7 @@ def test_a_cancel_landing_as_a_receive_past_the_last_attempt_ends_it_is_not_dead
     task_id = task_sender(stack).send(sample_tasks.flaky, sample_tasks.Flaky(succeed_on_attempt=1))
     stack.dynamodb.update_item(
         TableName=stack.task_table,
-        Key={"task_id": {"S": task_id}},
+        Key=record_key("local", task_id),
         UpdateExpression="SET attempts = :n",
         ExpressionAttributeValues={":n": {"N": str(stack.attempts)}},
     )

@@ -109,7 +109,7 @@ def test_a_forged_message_cannot_make_the_worker_read_another_owners_upload(
     # WHEN the worker runs it
     stack.run_worker(stack.queued_event())
     # THEN the task is dead without a retry, and no result of Alice's file exists anywhere
-    status = stack.store.get("f0" * 16)
+    status = stack.store.get("f0" * 16, owner=BOB["sub"])
     assert status is not None
     assert status.status == "dead"
     assert "your uploads" in (status.last_error or "")

@@ -87,7 +87,7 @@ def test_a_firing_runs_once_and_a_duplicate_firing_does_not_run_again(
     # WHEN the daily schedule fires
     assert deliver(stack, firing()) == {"batchItemFailures": []}
     # THEN the sweep ran as a task of the system owner, with a status of its own
-    status = stack.store.get(TASK_ID)
+    status = stack.store.get(TASK_ID, owner=SYSTEM_OWNER)
     assert status is not None
     assert (status.status, status.owner, status.attempts) == ("succeeded", SYSTEM_OWNER, 1)
     assert status.result == {"checked": 3, "deleted": 1, "bytes_deleted": 2, "complete": True}
@@ -106,7 +106,7 @@ def test_a_firing_runs_once_and_a_duplicate_firing_does_not_run_again(
     assert deliver(stack, firing(execution_id="e41d6lfedg6cc9d4")) == {"batchItemFailures": []}
     # THEN it did not run again: the orphan stays, the status is the first run's
     assert exists(stack, second_orphan)
-    again = stack.store.get(TASK_ID)
+    again = stack.store.get(TASK_ID, owner=SYSTEM_OWNER)
     assert again is not None
     assert (again.status, again.attempts, again.result) == ("succeeded", 1, status.result)
     assert stack.receive_messages() == []
@@ -120,7 +120,7 @@ def test_the_next_firing_is_a_new_task(stack: Stack, later: None) -> None:
     # WHEN the schedule fires the next day
     assert deliver(stack, firing("2026-12-01T03:15:00Z")) == {"batchItemFailures": []}
     # THEN that is another task, and it ran
-    status = stack.store.get("periodic-expired-results-20261201T031500Z")
+    status = stack.store.get("periodic-expired-results-20261201T031500Z", owner=SYSTEM_OWNER)
     assert status is not None
     assert status.status == "succeeded"
     assert not exists(stack, orphan)
@@ -135,7 +135,7 @@ def test_a_firing_unlike_its_declaration_never_runs(stack: Stack, later: None) -
     # WHEN it reaches the worker
     assert deliver(stack, json.dumps(forged)) == {"batchItemFailures": []}
     # THEN nothing ran and no status was written: the message waits in the DLQ with the reason
-    assert stack.store.get(TASK_ID) is None
+    assert stack.store.get(TASK_ID, owner=SYSTEM_OWNER) is None
     assert exists(stack, orphan)
     [dead] = stack.receive_messages(stack.dead_letter_queue_url)
     reason = dead["MessageAttributes"]["dead_letter_reason"]["StringValue"]
@@ -174,7 +174,7 @@ def test_no_caller_lists_the_systems_tasks(
     if auth == "on":
         request.getfixturevalue("stack_with_auth")
     deliver(stack, firing())
-    assert stack.store.get(TASK_ID) is not None
+    assert stack.store.get(TASK_ID, owner=SYSTEM_OWNER) is not None
     own = uuid.uuid4().hex
     owner = ALICE["sub"] if claims else "local"
     stack.store.create_queued(own, "process_file", None, owner=owner)
@@ -204,7 +204,7 @@ def test_a_periodic_run_that_dies_can_be_redriven_like_any_task(stack: Stack) ->
     for _ in range(stack.attempts):
         deliver_visible(stack)
     # THEN the run is dead, and its dead letter is a task envelope of the system owner
-    status = stack.store.get(TASK_ID)
+    status = stack.store.get(TASK_ID, owner=SYSTEM_OWNER)
     assert status is not None
     assert (status.status, status.attempts) == ("dead", stack.attempts)
     [dead] = stack.receive_messages(stack.dead_letter_queue_url)
@@ -221,7 +221,7 @@ def test_a_periodic_run_that_dies_can_be_redriven_like_any_task(stack: Stack) ->
     assert report.requeued == [TASK_ID]
     deliver_visible(stack)
     # THEN the same run succeeds
-    again = stack.store.get(TASK_ID)
+    again = stack.store.get(TASK_ID, owner=SYSTEM_OWNER)
     assert again is not None
     assert again.status == "succeeded"
 

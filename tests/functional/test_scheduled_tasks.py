@@ -111,16 +111,27 @@ def test_up_to_900_seconds_sqs_delays_the_message_itself(
     stack: Stack, calls: list[tuple[str, dict[str, Any]]], seconds: int, delay: int
 ) -> None:
     # WHEN a task is asked for in ten or fifteen minutes, by delay or by time
+    asked = datetime.now(UTC)
     by_delay = accepted(process(stack, f"delay_seconds={seconds}"))
-    by_time = accepted(process(stack, run_at(later(seconds - 0.5))))
+    due = later(seconds - 0.5)
+    by_time = accepted(process(stack, run_at(due)))
     # THEN each is one SQS message with DelaySeconds, and no schedule
     entries = [params["Entries"][0] for name, params in calls if name == "SendMessageBatch"]
     assert [entry["DelaySeconds"] for entry in entries] == [delay, delay]
     assert not [name for name, _ in calls if name == "CreateSchedule"]
     assert schedules_in_group(stack) == []
+    # AND each reads queued, showing when it will run: the time asked for, or the delay's end
     for task_id in (by_delay, by_time):
         assert stack.task_status(task_id)["status"] == "queued"
-        assert stack.task_status(task_id)["run_at"] is None
+    delayed_until = datetime.fromisoformat(stack.task_status(by_delay)["run_at"])
+    assert asked + timedelta(seconds=seconds) <= delayed_until
+    assert delayed_until <= datetime.now(UTC) + timedelta(seconds=seconds)
+    assert datetime.fromisoformat(stack.task_status(by_time)["run_at"]) == due
+    # AND the listing shows the same times
+    listed = json.loads(stack.api("get-task", path="/tasks")["body"])["tasks"]
+    assert {t["task_id"]: t["run_at"] for t in listed} == {
+        task_id: stack.task_status(task_id)["run_at"] for task_id in (by_delay, by_time)
+    }
 
 
 def test_beyond_900_seconds_a_delay_becomes_a_schedule(
@@ -142,7 +153,7 @@ def test_beyond_900_seconds_a_delay_becomes_a_schedule(
     for task_id in ids:
         assert stack.task_status(task_id)["status"] == "scheduled"
     # AND a record due in a year outlives its wait (its TTL counts from its time)
-    record = stack.store.get(ids[1])
+    record = stack.store.get(ids[1], owner="local")
     assert record is not None
     assert record.run_at is not None
     assert record.expires_at >= (record.run_at + timedelta(days=14)).timestamp() - 5
@@ -231,7 +242,7 @@ def test_a_schedule_the_scheduler_refuses_leaves_no_task(
     assert response["statusCode"] == 503, response["body"]
     assert json.loads(response["body"])["code"] == "tasks_not_accepted"
     [name] = [params["Name"] for call, params in calls if call == "CreateSchedule"]
-    assert stack.store.get(name.removeprefix("task-")) is None
+    assert stack.store.get(name.removeprefix("task-"), owner="local") is None
     assert stack.receive_messages() == []
 
 

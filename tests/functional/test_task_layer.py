@@ -60,9 +60,25 @@ def test_a_request_sending_25_tasks_makes_3_sqs_calls(
     assert [len(params["Entries"]) for _, params in sqs_calls] == [10, 10, 5]
 
 
+def test_arguments_up_to_sqs_limit_travel_inline(stack: Stack) -> None:
+    # GIVEN a task whose argument is 900 KiB: over SQS's old 256 KiB, under its 1 MiB (AWS's
+    # documented limit since 2025, which moto 5.2.5 enforces too)
+    text = "x" * (900 * 1024)
+    task_id = sender(stack).send(sample_tasks.measure_blob, sample_tasks.Blob(text=text))
+    # THEN its message carries the arguments themselves, and nothing went to S3
+    [message] = stack.receive_messages()
+    envelope = json.loads(message["Body"])
+    assert envelope["arguments_key"] is None
+    assert envelope["arguments"] == {"text": text}
+    assert "Contents" not in stack.s3.list_objects_v2(Bucket=stack.bucket, Prefix="payloads/")
+    # AND the worker runs it with its full arguments
+    drain(stack, 1)
+    assert stack.task_status(task_id)["result"] == {"length": len(text)}
+
+
 def test_large_arguments_travel_through_s3_transparently(stack: Stack) -> None:
-    # GIVEN arguments larger than SQS would take in a batch
-    text = "x" * (300 * 1024)
+    # GIVEN arguments larger than an SQS message may be (1.1 MiB)
+    text = "x" * (1126 * 1024)
     task_id = sender(stack).send(sample_tasks.measure_blob, sample_tasks.Blob(text=text))
     # THEN the message carries a reference, not the payload
     [message] = stack.receive_messages()
@@ -95,7 +111,7 @@ def test_a_message_naming_another_object_as_its_arguments_is_not_a_task(stack: S
 def test_stored_arguments_over_the_read_limit_end_the_task(stack: Stack) -> None:
     # GIVEN a claim-checked task whose stored arguments were replaced by an oversized object
     task_id = sender(stack).send(
-        sample_tasks.measure_blob, sample_tasks.Blob(text="x" * (300 * 1024))
+        sample_tasks.measure_blob, sample_tasks.Blob(text="x" * (1126 * 1024))
     )
     stack.upload(f"payloads/{task_id}.json", b" " * (MAX_PAYLOAD_BYTES + 1))
     # WHEN the worker runs it
@@ -260,18 +276,18 @@ def test_status_never_moves_backwards(stack: Stack) -> None:
     # GIVEN attempt 1 claimed, then failed
     assert claim("a", 1)
     assert not claim("dup", 1)  # a duplicate delivery cannot take a live lease
-    assert store.finish("t1", "a", TaskState.FAILED, error="boom", retry_in=2)
+    assert store.finish("t1", "a", TaskState.FAILED, error="boom", retry_in=2, owner="local")
     # WHEN attempt 2 claims it, a late writer from attempt 1 cannot overwrite attempt 2
     assert claim("b", 2)
-    assert not store.finish("t1", "a", TaskState.FAILED, error="stale")
-    assert store.finish("t1", "b", TaskState.SUCCEEDED, result={"ok": True})
+    assert not store.finish("t1", "a", TaskState.FAILED, error="stale", owner="local")
+    assert store.finish("t1", "b", TaskState.SUCCEEDED, result={"ok": True}, owner="local")
     # THEN nothing moves a finished task
     assert not claim("c", 3)
-    assert not store.mark_dead_unclaimed("t1", "late").written
-    seen = store.get_record("t1")
+    assert not store.mark_dead_unclaimed("t1", "late", owner="local").written
+    seen = store.get_record("t1", owner="local")
     assert seen is not None
-    assert not store.requeue("t1", seen=seen)
-    status = store.get("t1")
+    assert not store.requeue("t1", seen=seen, owner="local")
+    status = store.get("t1", owner="local")
     assert status is not None
     assert status.status == "succeeded"
     assert status.attempts == 2
@@ -287,12 +303,12 @@ def test_a_status_reads_running_only_while_its_lease_lasts(stack: Stack) -> None
     stack.store.claim(
         "t2", owner="local", receive_count=3, max_receives=3, lease_token="k", lease_seconds=0.2
     )
-    status = stack.store.get("t2")
+    status = stack.store.get("t2", owner="local")
     assert status is not None
     assert status.status == "running"
     # WHEN its lease has ended THEN it reads dead, with the reason
     time.sleep(0.3)
-    status = stack.store.get("t2")
+    status = stack.store.get("t2", owner="local")
     assert status is not None
     assert status.status == "dead"
     assert status.last_error == "the worker did not finish its last attempt (timeout or crash)"
@@ -305,12 +321,12 @@ def test_a_record_past_its_expiry_is_not_found(stack: Stack) -> None:
     stack.store.create_queued("t3", "process_file", None, owner="local")
     stack.dynamodb.update_item(
         TableName=stack.task_table,
-        Key={"task_id": {"S": "t3"}},
+        Key={"owner": {"S": "local"}, "task_id": {"S": "t3"}},
         UpdateExpression="SET expires_at = :past",
         ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
     )
     # THEN it reads as not found
-    assert stack.store.get("t3") is None
+    assert stack.store.get("t3", owner="local") is None
     assert stack.api("get-task", path="/tasks/t3")["statusCode"] == 404
 
 
@@ -422,7 +438,7 @@ def test_redrive_leaves_an_envelope_without_a_status_record_dead_lettered(stack:
     assert report.requeued == []
     assert report.no_status_record == [task_id]
     assert stack.receive_messages() == []
-    assert stack.store.get(task_id) is None
+    assert stack.store.get(task_id, owner="alice") is None
     assert dead_letters_held(stack) == 1
 
 
@@ -537,7 +553,7 @@ def test_the_api_passes_the_requests_trace_header_to_the_queue(
 
 def test_a_claim_checked_payload_is_renewed_each_time_it_is_read(stack: Stack) -> None:
     # GIVEN a task whose arguments went to S3
-    task_id = sender(stack).send(sample_tasks.measure_blob, sample_tasks.Blob(text="y" * 300_000))
+    task_id = sender(stack).send(sample_tasks.measure_blob, sample_tasks.Blob(text="y" * 1_200_000))
     key = f"payloads/{task_id}.json"
     # WHEN the worker runs it
     drain(stack, 1)

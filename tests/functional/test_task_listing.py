@@ -2,7 +2,6 @@
 
 import base64
 import json
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,10 +9,12 @@ from typing import Any
 import pytest
 
 from app import aws
+from app.tasks.cursors import CursorSigner
 from app.tasks.lifecycle import TaskState
 from app.tasks.listing import MAX_QUERIES, PAGE_ITEMS
 from app.tasks.progress import progress
 from app.tasks.status import TaskStatusStore
+from app.tasks.task_ids import new_task_id
 from tests.functional.callers import ALICE, BOB, call
 from tests.functional.stack import Stack
 
@@ -44,16 +45,32 @@ def every_page(stack: Stack, claims: dict[str, Any] = ALICE, **query: Any) -> li
 def create(
     stack: Stack, claims: dict[str, Any], count: int, name: str = "process_file"
 ) -> list[str]:
-    """``count`` queued tasks of ``claims``' owner, oldest first."""
-    ids = [uuid.uuid4().hex for _ in range(count)]
+    """``count`` queued tasks of ``claims``' owner, oldest first (ids as the sender makes them)."""
+    ids = [new_task_id() for _ in range(count)]
     for task_id in ids:
         stack.store.create_queued(task_id, name, None, owner=claims["sub"])
     return ids
 
 
-def cursor_of(**fields: Any) -> str:
-    raw = json.dumps(fields).encode()
+def b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def cursor_of(**fields: Any) -> str:
+    """A cursor written by hand: the fields a real one carries, with no valid signature."""
+    return f"{b64(json.dumps(fields).encode())}.{b64(b'0' * 16)}"
+
+
+def altered(cursor: str, **changes: str) -> str:
+    """A real cursor with its fields changed and its signature kept."""
+    payload, tag = cursor.split(".")
+    fields = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return f"{b64(json.dumps({**fields, **changes}, separators=(',', ':')).encode())}.{tag}"
+
+
+def a_second_later(task_id: str) -> str:
+    """The task id with the send time it carries moved one second on."""
+    return f"{int(task_id[:12], 16) + 1000:012x}{task_id[12:]}"
 
 
 @pytest.fixture
@@ -96,7 +113,7 @@ def test_a_listed_task_says_its_state_progress_and_times(stack_with_auth: Stack)
         lease_token="lease-1",
         lease_seconds=60,
     )
-    assert store.write_progress(task_id, "lease-1", progress(0.5, "half way"))
+    assert store.write_progress(task_id, "lease-1", progress(0.5, "half way"), owner=ALICE["sub"])
     # WHEN she lists her tasks
     code, body = listing(stack_with_auth)
     # THEN the task shows its state, attempts and progress, and its times
@@ -126,7 +143,9 @@ def finish(stack: Stack, task_id: str, state: TaskState, *, lease_seconds: float
         lease_seconds=lease_seconds,
     )
     if state is not TaskState.RUNNING:
-        assert stack.store.finish(task_id, "lease", state, error="boom", retry_in=10)
+        assert stack.store.finish(
+            task_id, "lease", state, error="boom", retry_in=10, owner=ALICE["sub"]
+        )
 
 
 def test_the_status_filter_keeps_one_state_as_clients_read_it(stack_with_auth: Stack) -> None:
@@ -155,7 +174,8 @@ def test_a_scheduled_task_lists_as_queued_once_its_time_has_come(stack_with_auth
     # GIVEN Alice's tasks due in an hour, due a second ago (its schedule has fired), due two
     # days ago but never delivered (the Scheduler gave up), and one she cancelled
     now = datetime.now(UTC)
-    later, due, cancelled, lost = (uuid.uuid4().hex for _ in range(4))
+    # (ids made in the order the tasks are sent, as the sender makes them)
+    lost, later, due, cancelled = (new_task_id() for _ in range(4))
     stack_with_auth.store.create_queued(
         lost, "process_file", None, owner=ALICE["sub"], run_at=now - timedelta(days=2)
     )
@@ -245,50 +265,62 @@ def test_another_callers_cursor_is_refused(stack_with_auth: Stack) -> None:
     code, body = listing(stack_with_auth, BOB, limit=1)
     bobs_cursor = body["next_cursor"]
     assert bobs_cursor
-    # WHEN Alice sends it, or a cursor she made naming Bob
-    forged = cursor_of(o=BOB["sub"], c="2099-01-01T00:00:00.000000+00:00", t="x")
-    for cursor in (bobs_cursor, forged):
-        code, body = listing(stack_with_auth, cursor=cursor)
-        # THEN it is a 400 that says whose listing it belongs to, and lists nothing
-        assert code == 400, body
-        assert body["detail"] == "cursor is from another caller's listing: list your own tasks"
+    # WHEN Alice sends it
+    code, body = listing(stack_with_auth, cursor=bobs_cursor)
+    # THEN it is a 400 that says whose listing it belongs to, and lists nothing
+    assert code == 400, body
+    assert body["detail"] == "cursor is from another caller's listing: list your own tasks"
+    # AND Bob's cursor rewritten to name Alice (its signature kept) is no cursor at all
+    code, body = listing(stack_with_auth, cursor=altered(bobs_cursor, o=ALICE["sub"]))
+    assert code == 400, body
+    assert body["detail"] == "cursor is not valid: pass back a next_cursor exactly as received"
+
+
+def test_an_untouched_cursor_goes_on_and_an_altered_one_is_a_400(stack_with_auth: Stack) -> None:
+    # GIVEN Alice's first page of two, and its cursor
+    alices = create(stack_with_auth, ALICE, 4)
+    code, body = listing(stack_with_auth, limit=2)
+    cursor = body["next_cursor"]
+    # WHEN she passes it back untouched THEN she gets the rest
+    code, rest = listing(stack_with_auth, limit=2, cursor=cursor)
+    assert code == 200
+    assert [t["task_id"] for t in rest["tasks"]] == alices[1::-1]
+    # WHEN it is altered but still well formed: its position a second later (it would list
+    # tasks again), another task id of hers, or signed with another key
+    last = body["tasks"][-1]["task_id"]
+    other_key = CursorSigner(lambda: b"another stack's key")
+    for wrong in (
+        altered(cursor, t=a_second_later(last)),
+        altered(cursor, t=alices[0]),
+        other_key.sign({"o": ALICE["sub"], "t": last}),
+    ):
+        code, answer = listing(stack_with_auth, limit=2, cursor=wrong)
+        # THEN each is a 400 that says to pass a cursor back as received, and lists nothing
+        assert code == 400, (wrong, answer)
+        assert answer["detail"] == (
+            "cursor is not valid: pass back a next_cursor exactly as received"
+        )
 
 
 @pytest.mark.parametrize(
     "cursor",
     [
         "not a cursor!",  # not base64url
-        "eyJv",  # base64 of a cut JSON text
-        base64.urlsafe_b64encode(b"\xff\xfe").decode(),  # not UTF-8
+        "eyJv",  # no signature
+        "eyJv.",  # an empty signature
+        f"{base64.urlsafe_b64encode(b'\xff\xfe').decode()}.AAAA",  # not UTF-8
         cursor_of(),  # no keys
-        base64.urlsafe_b64encode(b"[1,2]").decode(),  # not an object
-        cursor_of(o=ALICE["sub"], c="2026-01-01T00:00:00+00:00"),  # a key missing
-        cursor_of(o=ALICE["sub"], c="2026-01-01T00:00:00+00:00", t="x", x="y"),  # one too many
-        cursor_of(o=ALICE["sub"], c="2026-01-01T00:00:00+00:00", t={"S": "x"}),  # not a string
-        cursor_of(o=ALICE["sub"], c="2026-01-01T00:00:00+00:00", t="a b"),  # not a task id
-        cursor_of(o=ALICE["sub"], c="yesterday", t="x"),  # not a time
+        b64(b"[1,2]") + ".AAAA",  # not an object
+        cursor_of(o=ALICE["sub"]),  # a key missing
+        cursor_of(o=ALICE["sub"], t="x", x="y"),  # one too many
+        cursor_of(o=ALICE["sub"], t={"S": "x"}),  # not a string
+        cursor_of(o=ALICE["sub"], t="a b"),  # not a task id
+        cursor_of(o=ALICE["sub"], t="zzz"),  # well formed, but not signed by the stack
+        cursor_of(o=BOB["sub"], t="x"),  # naming another caller, not signed either
     ],
 )
-def test_a_garbled_or_tampered_cursor_is_a_400(stack_with_auth: Stack, cursor: str) -> None:
+def test_a_garbled_or_hand_made_cursor_is_a_400(stack_with_auth: Stack, cursor: str) -> None:
     create(stack_with_auth, ALICE, 2)
     code, body = listing(stack_with_auth, cursor=cursor)
     assert code == 400, body
     assert body["detail"] == "cursor is not valid: pass back a next_cursor exactly as received"
-
-
-def test_a_cursor_crafted_anywhere_in_ones_own_tasks_reaches_only_them(
-    stack_with_auth: Stack,
-) -> None:
-    # GIVEN Alice's and Bob's tasks, and cursors Alice wrote herself: past the newest, at an
-    # id of Bob's, before the oldest
-    alices = create(stack_with_auth, ALICE, 3)
-    [bobs] = create(stack_with_auth, BOB, 1)
-    crafted = [
-        cursor_of(o=ALICE["sub"], c="2999-01-01T00:00:00.000000+00:00", t="zzz"),
-        cursor_of(o=ALICE["sub"], c="2999-01-01T00:00:00.000000+00:00", t=bobs),
-        cursor_of(o=ALICE["sub"], c="2000-01-01T00:00:00.000000+00:00", t="a"),
-    ]
-    # WHEN she lists from each
-    listed = [every_page(stack_with_auth, cursor=cursor) for cursor in crafted]
-    # THEN she sees her own tasks or nothing, never Bob's
-    assert listed == [[alices[::-1]], [alices[::-1]], [[]]]

@@ -13,6 +13,7 @@ from app.config import get_settings
 from app.files import processing
 from app.tasks.context import TaskContext
 from app.tasks.processor import processor_for
+from app.tasks.status import record_key
 from app.worker import wiring
 from tests.faults import AwsFaults, Fault
 from tests.functional import sample_tasks
@@ -152,7 +153,7 @@ def test_a_worker_that_lost_its_lease_writes_no_progress(
         if step == 1:
             stack.dynamodb.update_item(
                 TableName=stack.task_table,
-                Key={"task_id": {"S": context.task_id}},
+                Key=record_key(context.owner, context.task_id),
                 UpdateExpression="SET lease = :other, progress = :theirs",
                 ExpressionAttributeValues={
                     ":other": {"S": "another-worker"},
@@ -166,7 +167,7 @@ def test_a_worker_that_lost_its_lease_writes_no_progress(
     run_worker(stack, clock)
     # THEN its one due write was refused, it stopped trying, and the other's progress stands
     assert len(progress_writes(updates)) == 1
-    item = stack.dynamodb.get_item(TableName=stack.task_table, Key={"task_id": {"S": task_id}})
+    item = stack.dynamodb.get_item(TableName=stack.task_table, Key=record_key("local", task_id))
     assert item["Item"]["progress"] == {"M": {"fraction": {"N": "0.9"}}}
     assert any("no longer holds the task" in line["message"] for line in stack.logs)
 

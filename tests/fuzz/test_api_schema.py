@@ -127,11 +127,19 @@ def seed_statuses(stack: Stack) -> list[str]:
         "succeeded",
         TaskState.SUCCEEDED,
         result={"size_bytes": 3, "ratio": 0.5, "rows": [1, 2.5, "x"]},
+        owner="local",
     )
     store.finish(
-        "failed", "failed", TaskState.FAILED, error="UploadMissingError: not there", retry_in=2
+        "failed",
+        "failed",
+        TaskState.FAILED,
+        error="UploadMissingError: not there",
+        retry_in=2,
+        owner="local",
     )
-    store.finish("dead", "dead", TaskState.DEAD, error="PermanentTaskError: invalid arguments")
+    store.finish(
+        "dead", "dead", TaskState.DEAD, error="PermanentTaskError: invalid arguments", owner="local"
+    )
     return ["queued", "running", "succeeded", "failed", "dead"]
 
 

@@ -282,7 +282,7 @@ def test_bad_records_never_break_the_batch_or_its_good_records(fuzz_stack: Stack
         assert len(failed) == len(set(failed)), failed
         for task_id, record in good.items():
             assert record["messageId"] not in failed
-            status = stack.store.get(task_id)
+            status = stack.store.get(task_id, owner="local")
             assert status is not None, task_id
             assert status.status is TaskState.SUCCEEDED, status
         dead = drain_dead_letters(stack)
@@ -322,7 +322,7 @@ def test_a_retry_with_a_receipt_handle_sqs_does_not_know_is_logged_not_raised(
         # dead-lettered by the worker; the status says which
         failures = [{"itemIdentifier": record["messageId"]}] if receive_count == "1" else []
         assert response == {"batchItemFailures": failures}
-        status = stack.store.get(task_id)
+        status = stack.store.get(task_id, owner="local")
         assert status is not None
         outcomes[receive_count] = status.status
     assert outcomes == {"1": TaskState.FAILED, str(stack.attempts): TaskState.DEAD}

@@ -128,7 +128,7 @@ def test_the_apps_sender_sends_to_the_fifo_queue_with_a_message_group(
         for message in messages
     }
     assert sent == {first: (first, first), second: ("customer-7", second)}
-    status = store.get(first)
+    status = store.get(first, owner="local")
     assert status is not None
     assert status.status is TaskState.QUEUED
     # AND a per-task delay, which FIFO queues cannot honour, is refused up front
@@ -148,7 +148,7 @@ def test_redrive_requeues_from_the_fifo_dlq(template: Template, fifo_stack: Phys
     )
     # (its status reads dead: a redrive moves only tasks the service accepted)
     store.create_queued("t1", PROBE.name, None, owner="local")
-    assert store.mark_dead_unclaimed("t1", "every attempt failed").written
+    assert store.mark_dead_unclaimed("t1", "every attempt failed", owner="local").written
     sqs.send_message(
         QueueUrl=environment["DEAD_LETTER_QUEUE_URL"],
         MessageBody=envelope.model_dump_json(),

@@ -89,17 +89,35 @@ def test_tables_take_key_schema_billing_and_ttl_from_the_template(
     assert recovery["PointInTimeRecoveryStatus"] == "ENABLED"
 
 
-def test_the_task_table_gets_the_templates_owner_index(
+def test_the_task_table_gets_the_templates_key_and_no_index(
     template: Template, created: Physical
 ) -> None:
     # WHEN the task table is described
     table = boto3.client("dynamodb").describe_table(TableName=created.ref("TaskTable"))["Table"]
-    [expected] = properties(template, "TaskTable")["GlobalSecondaryIndexes"]
-    # THEN it has the template's index: name, keys and projection
-    [index] = table["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == expected["IndexName"]
-    assert index["KeySchema"] == expected["KeySchema"]
-    assert index["Projection"] == expected["Projection"]
+    # THEN it has the template's key (owner, task id) and, as there, no index
+    assert table["KeySchema"] == properties(template, "TaskTable")["KeySchema"]
+    assert not table.get("GlobalSecondaryIndexes")
+
+
+def test_the_cursor_key_secret_gets_a_value_of_its_own_per_stack(
+    template: Template, aws: None
+) -> None:
+    # WHEN two local stacks are created side by side
+    first, second = (create_resources(template, suffix=suffix) for suffix in ("one", "two"))
+    # THEN each API's cursor key secret exists, with a long random value of its own
+    secrets = boto3.client("secretsmanager")
+    values = [
+        secrets.get_secret_value(SecretId=stack.ref("CursorKeySecret"))["SecretString"]
+        for stack in (first, second)
+    ]
+    assert values[0] != values[1]
+    assert all(len(value) >= 48 for value in values)
+    # AND creating a stack again keeps its key, so its cursors stay good
+    again = create_resources(template, suffix="one")
+    assert (
+        secrets.get_secret_value(SecretId=again.ref("CursorKeySecret"))["SecretString"]
+        == (values[0])
+    )
 
 
 def test_bucket_is_versioned_and_private(created: Physical) -> None:
@@ -140,13 +158,13 @@ def test_function_environment_points_at_the_created_resources(
     # WHEN a message is sent to the queue and a status item written to the table it names
     boto3.client("sqs").send_message(QueueUrl=env["TASK_QUEUE_URL"], MessageBody="{}")
     boto3.client("dynamodb").put_item(
-        TableName=env["TASK_TABLE_NAME"], Item={"task_id": {"S": "t-1"}}
+        TableName=env["TASK_TABLE_NAME"], Item={"owner": {"S": "o"}, "task_id": {"S": "t-1"}}
     )
     # THEN they land in the stack's queue and table
     attributes = queue_attributes(created, "TaskQueue")
     assert attributes["ApproximateNumberOfMessages"] == "1"
     item = boto3.client("dynamodb").get_item(
-        TableName=created.ref("TaskTable"), Key={"task_id": {"S": "t-1"}}
+        TableName=created.ref("TaskTable"), Key={"owner": {"S": "o"}, "task_id": {"S": "t-1"}}
     )
     assert "Item" in item
     assert env["BUCKET_NAME"] == created.ref("UploadsBucket")

@@ -44,8 +44,9 @@ def service() -> dict[str, str]:
 
 @app.get("/tasks/{name}")
 def status(name: str) -> dict[str, str]:
+    key = {"owner": {"S": "local"}, "task_id": {"S": name}}
     item = boto3.client("dynamodb").get_item(
-        TableName=os.environ["TASK_TABLE_NAME"], Key={"task_id": {"S": name}}
+        TableName=os.environ["TASK_TABLE_NAME"], Key=key
     ).get("Item")
     if not item:
         return {"status": "queued", "service": ""}
@@ -59,7 +60,8 @@ def handler(event, context):
         correlation = record["messageAttributes"]["correlation_id"]["stringValue"]
         table.put_item(
             TableName=os.environ["TASK_TABLE_NAME"],
-            Item={"task_id": {"S": name}, "status": {"S": f"done by {context.function_name}"},
+            Item={"owner": {"S": "local"}, "task_id": {"S": name},
+                  "status": {"S": f"done by {context.function_name}"},
                   "correlation_id": {"S": correlation},
                   "service": {"S": os.environ.get("POWERTOOLS_SERVICE_NAME", "")}},
         )

@@ -90,9 +90,9 @@ def test_the_table_shows_every_owners_tasks_newest_first_with_progress(
             lease_token="lease",
             lease_seconds=600,
         )
-    store.finish("t1-succeeded", "lease", TaskState.SUCCEEDED)
-    store.finish("t2-dead", "lease", TaskState.DEAD, error="boom")
-    store.write_progress("t3-running", "lease", progress(0.42, "row 420 of 1000"))
+    store.finish("t1-succeeded", "lease", TaskState.SUCCEEDED, owner="local")
+    store.finish("t2-dead", "lease", TaskState.DEAD, error="boom", owner="alice")
+    store.write_progress("t3-running", "lease", progress(0.42, "row 420 of 1000"), owner="local")
     # WHEN `make tasks` runs
     code, text = output([])
     # THEN it lists them newest first, each with its name, owner, state and attempts
@@ -128,7 +128,7 @@ def test_watch_redraws_the_table(local_stack: LocalStack) -> None:
     fractions = iter([0.1, 0.9])
 
     def fetch() -> list[tasks.TaskRow]:
-        store.write_progress("w1", "l", progress(next(fractions)))
+        store.write_progress("w1", "l", progress(next(fractions)), owner="local")
         return tasks.recent_tasks(local_stack.dynamodb, store.table_name)
 
     console = Console(file=io.StringIO(), width=WIDTH, color_system=None, force_terminal=True)
@@ -196,8 +196,8 @@ def test_the_table_fits_an_80_column_terminal_and_a_wide_one_shows_every_column(
         store.claim(
             task_id, owner=owner, receive_count=1, max_receives=5, lease_token="l", lease_seconds=60
         )
-    store.write_progress(running, "l", progress(0.5, "row 500 of 1000"))
-    store.finish(done, "l", TaskState.SUCCEEDED)
+    store.write_progress(running, "l", progress(0.5, "row 500 of 1000"), owner="local")
+    store.finish(done, "l", TaskState.SUCCEEDED, owner="someone.with.a.long.name@example.com")
     # WHEN `make tasks` runs in an 80-column terminal
     narrow = tasks_command(80)
     # THEN no line is wider than the terminal and nothing is cut short

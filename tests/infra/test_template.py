@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from app.config import Settings
-from app.tasks import listing
 from app.tasks.envelope import PAYLOAD_PREFIX
-from app.tasks.periodic import TASK_ID_PREFIX
+from app.tasks.periodic import SYSTEM_OWNER
 from app.tasks.schedule_slots import KEY_SUFFIX
 from app.tasks.schedules import SCHEDULE_PREFIX
+from app.tasks.status import record_key
 from infra.local.resources import planned_physical
 from infra.local.template import (
     LOCAL_PARAMETERS,
@@ -203,35 +203,39 @@ def test_data_is_encrypted_at_rest(template: Template) -> None:
         assert rules["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
 
 
-def test_the_listing_index_is_the_apps_owner_and_created_time(template: Template) -> None:
-    # GIVEN the task table's global secondary indexes
+def test_the_task_table_is_keyed_as_the_status_store_and_listing_read_it(
+    template: Template,
+) -> None:
+    # GIVEN the task table's properties
     props = properties(template, "TaskTable")
-    [index] = props["GlobalSecondaryIndexes"]
-    types = {d["AttributeName"]: d["AttributeType"] for d in props["AttributeDefinitions"]}
-    # THEN the one index is the one app.tasks.listing queries: owner, then created time (text)
-    assert index["IndexName"] == listing.INDEX_NAME
-    assert index["KeySchema"] == [
+    # THEN its key is the owner, then the (time-ordered) task id, as app.tasks.status writes
+    # it and app.tasks.listing queries it
+    assert record_key("alice", "t-1") == {"owner": {"S": "alice"}, "task_id": {"S": "t-1"}}
+    assert props["KeySchema"] == [
         {"AttributeName": "owner", "KeyType": "HASH"},
-        {"AttributeName": "created_at", "KeyType": "RANGE"},
+        {"AttributeName": "task_id", "KeyType": "RANGE"},
     ]
-    assert types["owner"] == types["created_at"] == "S"
-    # AND it projects exactly what a listing reads (no results or errors)
-    assert index["Projection"]["ProjectionType"] == "INCLUDE"
-    assert sorted(index["Projection"]["NonKeyAttributes"]) == sorted(listing.PROJECTED)
+    assert sorted(d["AttributeName"] for d in props["AttributeDefinitions"]) == [
+        "owner",
+        "task_id",
+    ]
+    # AND it has no index, so that a status write bills the record alone
+    assert "GlobalSecondaryIndexes" not in props
+    assert "LocalSecondaryIndexes" not in props
 
 
 @pytest.mark.parametrize(
     ("table_id", "key", "ttl"),
-    [("TaskTable", "task_id", "expires_at")],
+    [("TaskTable", ["owner", "task_id"], "expires_at")],
 )
 def test_tables_are_on_demand_with_ttl_and_point_in_time_recovery(
-    template: Template, table_id: str, key: str, ttl: str
+    template: Template, table_id: str, key: list[str], ttl: str
 ) -> None:
     props = properties(template, table_id)
     assert props["BillingMode"] == "PAY_PER_REQUEST"
-    assert props["KeySchema"] == [{"AttributeName": key, "KeyType": "HASH"}]
-    # (the other attribute definitions are index keys: DynamoDB refuses unused ones)
-    assert {"AttributeName": key, "AttributeType": "S"} in props["AttributeDefinitions"]
+    assert [part["AttributeName"] for part in props["KeySchema"]] == key
+    for name in key:
+        assert {"AttributeName": name, "AttributeType": "S"} in props["AttributeDefinitions"]
     assert props["TimeToLiveSpecification"] == {"AttributeName": ttl, "Enabled": True}
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
 
@@ -291,16 +295,20 @@ def test_api_function_may_enqueue_store_status_and_send_email(
         "s3:PutObject",
     ]
     # AND reads and writes task records item by item (UpdateItem: a cancel, or marking a
-    # refused task), queries the owner index only (never the table itself: no Scan, no Query
-    # of every owner's records), and counts quotas, nothing else
+    # refused task), queries the table (a caller's own partition: app.tasks.listing; no
+    # Scan), and counts quotas, nothing else
     task_table = physical.attribute("TaskTable", "Arn")
     quota_table = physical.attribute("QuotaTable", "Arn")
     assert {a: r for a, r in granted.items() if a.startswith("dynamodb:")} == {
         "dynamodb:GetItem": {task_table},
         "dynamodb:PutItem": {task_table},
         "dynamodb:DeleteItem": {task_table},
-        "dynamodb:Query": {f"{task_table}/index/{listing.INDEX_NAME}"},
+        "dynamodb:Query": {task_table},
         "dynamodb:UpdateItem": {quota_table, task_table},
+    }
+    # AND reads the one secret that signs listing cursors, nothing else of Secrets Manager
+    assert {a: r for a, r in granted.items() if a.startswith("secretsmanager:")} == {
+        "secretsmanager:GetSecretValue": {physical.ref("CursorKeySecret")}
     }
     # AND creates and deletes the tasks' own schedules (task-<id>) in the stack's schedule
     # group only, never the periodic ones, and nothing else of EventBridge Scheduler
@@ -385,7 +393,7 @@ def test_worker_runs_with_its_own_role_of_exact_grants(
         if owner == "WorkerFunction" and "dynamodb:PutItem" in actions(st)
     ]
     assert create["Condition"] == {
-        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{TASK_ID_PREFIX}*"]}
+        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [SYSTEM_OWNER]}
     }
     # AND reads uploads and claim-checked arguments, writes results, nothing else in the bucket
     assert granted["s3:GetObject"] == {

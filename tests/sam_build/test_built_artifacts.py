@@ -160,6 +160,7 @@ def local_aws() -> Iterator[LocalAws]:
             dynamodb=dynamodb,
             s3=s3,
             scheduler=session.client("scheduler", endpoint_url=endpoint),
+            secretsmanager=session.client("secretsmanager", endpoint_url=endpoint),
             suffix=f"build-{uuid.uuid4().hex[:8]}",
         )
         aws = LocalAws(endpoint, physical, sqs, dynamodb, s3, ses)
@@ -353,7 +354,7 @@ def check_api_event(
         task_ids = accepted.get("task_ids") or [accepted["task_id"]]
         store = aws.status_store(function_id)
         for task_id in task_ids:
-            record = store.get(task_id)
+            record = store.get(task_id, owner="local")
             assert record is not None, task_id
             assert record.status == "queued"
 
@@ -381,7 +382,7 @@ def check_sqs_event(functions: BuiltFunctions, function_id: str, event: dict[str
         if isinstance(file_path, str):
             uploads[file_path] = f"an upload named {file_path}\nsecond line\n".encode()
             aws.s3.put_object(Bucket=bucket, Key=file_path, Body=uploads[file_path])
-        if store.get(envelope.task_id) is None:
+        if store.get(envelope.task_id, owner=envelope.owner) is None:
             store.create_queued(
                 envelope.task_id, envelope.name, envelope.correlation_id, owner=envelope.owner
             )
@@ -394,7 +395,7 @@ def check_sqs_event(functions: BuiltFunctions, function_id: str, event: dict[str
     assert result.payload == {"batchItemFailures": []}, f"{result.payload}\n{output}"
     # ... each task ran and recorded its result
     for envelope in tasks:
-        record = store.get(envelope.task_id)
+        record = store.get(envelope.task_id, owner=envelope.owner)
         assert record is not None
         assert record.status == "succeeded", record
         assert record.result is not None

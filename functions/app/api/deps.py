@@ -12,6 +12,7 @@ from app.api.task_quota import QuotaBoundTasks
 from app.config import Settings, get_settings
 from app.files.keys import Uploads
 from app.notifications.email import Mailer
+from app.tasks.cursors import stack_cursors
 from app.tasks.listing import TaskListing
 from app.tasks.schedule_slots import ScheduleSlots
 from app.tasks.schedules import TaskSchedules
@@ -80,7 +81,8 @@ StatusStore = Annotated[TaskStatusStore, Depends(get_status_store)]
 
 
 def get_task_listing(settings: SettingsDep) -> TaskListing:
-    return TaskListing(aws.dynamodb(), settings.task_table_name)
+    cursors = stack_cursors(settings.cursor_key_secret_arn)
+    return TaskListing(aws.dynamodb(), settings.task_table_name, cursors)
 
 
 TaskList = Annotated[TaskListing, Depends(get_task_listing)]

@@ -51,7 +51,7 @@ class ResultSweeper:
 
     def sweep(self, arguments: SweepArguments, context: TaskContext) -> TaskResult:
         pattern = re.compile(
-            rf"^{re.escape(self.results_prefix)}[^/]+/tasks/([A-Za-z0-9_-]+)\.json$"
+            rf"^{re.escape(self.results_prefix)}([^/]+)/tasks/([A-Za-z0-9_-]+)\.json$"
         )
         cutoff = self.now() - self.ttl - GRACE
         checked = deleted = freed = 0
@@ -70,7 +70,7 @@ class ResultSweeper:
                     complete = False
                     break
                 checked += 1
-                if self._orphaned(item["Key"], match[1]):
+                if self._orphaned(item["Key"], owner=match[1], task_id=match[2]):
                     self.s3.delete_object(Bucket=self.bucket, Key=item["Key"])
                     deleted += 1
                     freed += item["Size"]
@@ -85,7 +85,7 @@ class ResultSweeper:
         logger.info("expired results swept", extra=summary)
         return summary
 
-    def _orphaned(self, key: str, task_id: str) -> bool:
+    def _orphaned(self, key: str, *, owner: str, task_id: str) -> bool:
         try:
             head = self.s3.head_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
@@ -95,7 +95,7 @@ class ResultSweeper:
         # Only what app.tasks.results wrote: a file's result could share the key's shape.
         if head.get("Metadata", {}).get(TASK_ID_METADATA) != task_id:
             return False
-        return self.store.get(task_id) is None
+        return self.store.get(task_id, owner=owner) is None
 
 
 _sweeper: ResultSweeper | None = None

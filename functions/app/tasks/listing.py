@@ -1,29 +1,25 @@
 """One owner's tasks, newest first, a page at a time: ``GET /tasks``.
 
-Backed by the task table's ``owner-created`` global secondary index (partition key ``owner``,
-sort key ``created_at``, written as fixed-width UTC text so that text order is time order).
-The index projects only what a listing shows and what deciding a task's effective state needs
-(no results, no errors), so an index entry stays a fraction of a kilobyte.
+Backed by the task table itself: its key is the owner (partition) and the task id (sort key),
+and task ids are time-ordered (``app.tasks.task_ids``), so a Query of the caller's partition,
+read backwards, lists their tasks newest first. There is no index: no status write ever
+writes anything but the record (app.tasks.status). A page reads the records whole (DynamoDB
+bills a Query by the summed size of the items it reads, 4 KB per read unit, half for an
+eventually consistent read), and returns only what a listing shows (no results, no errors).
 
-Bounds: a request runs at most ``MAX_QUERIES`` Query calls of at most ``PAGE_ITEMS`` index
-entries each (and DynamoDB's 1 MB per call): 500 entries evaluated at most, whatever the
-filter. When a selective ``status`` filter or many expired records leave a page short of
-``limit`` by then, the page is returned with the tasks found and a ``next_cursor`` to go on.
-The index is eventually consistent: a task sent a moment ago may be missing from a listing
-for a moment (``GET /tasks/{id}`` reads the table itself, consistently).
+Bounds: a request runs at most ``MAX_QUERIES`` Query calls of at most ``PAGE_ITEMS`` records
+each (and DynamoDB's 1 MB per call): 500 records evaluated at most, whatever the filter.
+When a selective ``status`` filter or many expired records leave a page short of ``limit`` by
+then, the page is returned with the tasks found and a ``next_cursor`` to go on. The reads are
+eventually consistent: a task sent a moment ago may be missing from a listing for a moment
+(``GET /tasks/{id}`` reads consistently).
 
-The cursor is base64url JSON naming the last listed entry's keys (owner, created time, task
-id): it says where the next page starts, and nothing a caller could not learn from their own
-listing. A cursor is refused (``InvalidCursor``) unless it decodes to exactly those keys, each
-well formed, and its owner is the caller: the owner is the index's partition key and the
-query names only the caller's partition, so a cursor can place a listing anywhere in the
-caller's own tasks and nowhere else. (An HMAC would add nothing: the cursor carries no
-value the caller may not choose.)
+The cursor names the owner and the last task id listed, signed with the stack's key
+(``app.tasks.cursors``): an altered or hand-made cursor is refused (``InvalidCursor``), and so
+is another caller's, so a client never silently gets a page that no listing of theirs led to.
+The query names only the caller's own partition in any case.
 """
 
-import base64
-import binascii
-import json
 import re
 import time
 from datetime import UTC, datetime
@@ -33,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeSerializer
 from pydantic import BaseModel
 
+from app.tasks.cursors import GARBLED, CursorSigner, InvalidCursor
 from app.tasks.lifecycle import UNDELIVERED_AFTER_SECONDS, TaskState
 from app.tasks.progress import Progress
 from app.tasks.status import as_seen, item_values, timestamp
@@ -42,20 +39,19 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_LIMIT",
-    "INDEX_NAME",
     "MAX_LIMIT",
     "InvalidCursor",
     "TaskListing",
     "TaskPage",
     "TaskSummary",
-    "decode_cursor",
-    "encode_cursor",
 ]
 
-# template.yaml's TaskTable GlobalSecondaryIndexes (tests/infra check they agree).
-INDEX_NAME = "owner-created"
-# The record attributes the index projects besides its keys and the table's.
-PROJECTED = (
+# What a page reads back of each record: what a listing shows and what deciding a task's
+# effective state needs (not its result or errors, which may be large).
+SHOWN = (
+    "task_id",
+    "owner",
+    "created_at",
     "name",
     "status",
     "attempts",
@@ -76,8 +72,6 @@ MAX_QUERIES = 5
 PAGE_ITEMS = 100
 MAX_CURSOR_CHARS = 400
 _TASK_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_BASE64URL = re.compile(r"^[A-Za-z0-9_-]+$")
-_CURSOR_KEYS = {"owner": "o", "created_at": "c", "task_id": "t"}
 
 _serializer = TypeSerializer()
 
@@ -106,16 +100,13 @@ class TaskPage(BaseModel):
     next_cursor: str | None
 
 
-class InvalidCursor(ValueError):
-    """A cursor this API did not issue to this caller (garbled, tampered with, or another's)."""
-
-
 class TaskListing:
-    """Queries the owner index of the task table."""
+    """Queries one owner's partition of the task table."""
 
-    def __init__(self, client: "DynamoDBClient", table_name: str) -> None:
+    def __init__(self, client: "DynamoDBClient", table_name: str, cursors: CursorSigner) -> None:
         self._client = client
         self._table = table_name
+        self._cursors = cursors
 
     def page(
         self,
@@ -128,20 +119,21 @@ class TaskListing:
         """Up to ``limit`` of ``owner``'s unexpired tasks, newest first, from ``cursor`` on."""
         if not 1 <= limit <= MAX_LIMIT:
             raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
-        start = decode_cursor(cursor, owner) if cursor is not None else None
+        start = self._decode(cursor, owner) if cursor is not None else None
         now = time.time()
         condition, values = _filter(status, now)
         found: list[TaskSummary] = []
         for _ in range(MAX_QUERIES):
             parameters: dict[str, Any] = {
                 "TableName": self._table,
-                "IndexName": INDEX_NAME,
                 "KeyConditionExpression": "#owner = :owner",
                 "FilterExpression": condition,
+                "ProjectionExpression": ", ".join(f"#p{i}" for i in range(len(SHOWN))),
                 # DynamoDB refuses names and values an expression does not use.
                 "ExpressionAttributeNames": {
                     "#owner": "owner",
                     **({"#status": "status"} if "#status" in condition else {}),
+                    **{f"#p{i}": name for i, name in enumerate(SHOWN)},
                 },
                 "ExpressionAttributeValues": _serialize({":owner": owner, **values}),
                 "ScanIndexForward": False,
@@ -161,52 +153,27 @@ class TaskListing:
                 found.append(TaskSummary.model_validate(seen))
                 if len(found) == limit:
                     more = position < len(items) - 1 or last_key is not None
-                    return TaskPage(tasks=found, next_cursor=encode_cursor(item) if more else None)
+                    next_cursor = self._encode(owner, item) if more else None
+                    return TaskPage(tasks=found, next_cursor=next_cursor)
             if last_key is None:
                 return TaskPage(tasks=found, next_cursor=None)
             start = last_key
         # The bound is reached: the caller goes on from the last entry evaluated.
         assert start is not None
-        return TaskPage(tasks=found, next_cursor=encode_cursor(start))
+        return TaskPage(tasks=found, next_cursor=self._encode(owner, start))
 
+    def _encode(self, owner: str, key: dict[str, Any]) -> str:
+        """The cursor to start after a record (an item or a LastEvaluatedKey)."""
+        return self._cursors.sign({"o": owner, "t": key["task_id"]["S"]})
 
-def decode_cursor(cursor: str, owner: str) -> dict[str, Any]:
-    """The ExclusiveStartKey a cursor names, if it is well formed and ``owner``'s."""
-    garbled = InvalidCursor("cursor is not valid: pass back a next_cursor exactly as received")
-    if len(cursor) > MAX_CURSOR_CHARS or not _BASE64URL.match(cursor):
-        raise garbled
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        decoded = json.loads(raw.decode("utf-8"))
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise garbled from None
-    if not isinstance(decoded, dict) or set(decoded) != set(_CURSOR_KEYS.values()):
-        raise garbled
-    if not all(isinstance(value, str) for value in decoded.values()):
-        raise garbled
-    key = {attribute: decoded[short] for attribute, short in _CURSOR_KEYS.items()}
-    if not _TASK_ID.match(key["task_id"]) or not _is_time(key["created_at"]):
-        raise garbled
-    if key["owner"] != owner:
-        raise InvalidCursor("cursor is from another caller's listing: list your own tasks")
-    return {attribute: {"S": value} for attribute, value in key.items()}
-
-
-def encode_cursor(key: dict[str, Any]) -> str:
-    """The cursor for an index entry (an item or a LastEvaluatedKey) to start after."""
-    short = {letter: key[attribute]["S"] for attribute, letter in _CURSOR_KEYS.items()}
-    raw = json.dumps(short, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _is_time(text: str) -> bool:
-    if len(text) > 40:
-        return False
-    try:
-        datetime.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
+    def _decode(self, cursor: str, owner: str) -> dict[str, Any]:
+        """The ExclusiveStartKey a cursor names, if this API signed it for ``owner``."""
+        fields = self._cursors.verify(cursor)
+        if set(fields) != {"o", "t"} or not _TASK_ID.match(str(fields["t"])):
+            raise InvalidCursor(GARBLED)  # signed here, but by another version of this code
+        if fields["o"] != owner:
+            raise InvalidCursor("cursor is from another caller's listing: list your own tasks")
+        return {"owner": {"S": owner}, "task_id": {"S": fields["t"]}}
 
 
 def _filter(status: TaskState | None, now: float) -> tuple[str, dict[str, Any]]:

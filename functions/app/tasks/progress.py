@@ -56,7 +56,9 @@ def progress(fraction: float, message: str | None = None) -> Progress:
 class ProgressWriter(Protocol):
     """The status store's conditional progress write (``TaskStatusStore.write_progress``)."""
 
-    def write_progress(self, task_id: str, lease_token: str, report: Progress) -> bool: ...
+    def write_progress(
+        self, task_id: str, lease_token: str, report: Progress, *, owner: str
+    ) -> bool: ...
 
 
 class ProgressReporter:
@@ -68,11 +70,13 @@ class ProgressReporter:
         task_id: str,
         lease_token: str,
         *,
+        owner: str,
         interval: float,
         clock: Callable[[], float],
     ) -> None:
         self._writer = writer
         self._task_id = task_id
+        self._owner = owner
         self._lease = lease_token
         self._interval = interval
         self._clock = clock
@@ -91,7 +95,9 @@ class ProgressReporter:
                 return
             self._last_write = now
             try:
-                written = self._writer.write_progress(self._task_id, self._lease, report)
+                written = self._writer.write_progress(
+                    self._task_id, self._lease, report, owner=self._owner
+                )
             except Exception:
                 # Whatever went wrong (throttling, a lost connection), progress is only a hint:
                 # the task's own work and its outcome must not pay for it.

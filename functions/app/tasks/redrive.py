@@ -101,7 +101,7 @@ def _redrive_one(
         report.left_for_next_run.append(envelope.task_id)
         return
     tasks.add(envelope.task_id)
-    record = store.get_record(envelope.task_id)
+    record = store.get_record(envelope.task_id, owner=envelope.owner)
     if record is None:
         # Anyone who can send to the DLQ could plant an envelope naming any owner: a task
         # runs only if the API once accepted it, so this one stays where it is.
@@ -138,7 +138,7 @@ def _redrive_one(
     if not ended:
         # Only now that the message has left the DLQ; a worker may already hold it, or have
         # run it and dead-lettered it again, and then the requeue is refused (its write wins).
-        store.requeue(envelope.task_id, seen=record)
+        store.requeue(envelope.task_id, seen=record, owner=envelope.owner)
 
 
 class RedriveSetupError(Exception):

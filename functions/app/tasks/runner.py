@@ -185,7 +185,9 @@ class TaskRunner:
         receive_count = int(record.attributes.approximate_receive_count or 1)
         delivery = Delivery(envelope.owner, receive_count, time.time())
         if lifecycle.exhausted(delivery, self._retry):
-            found = self._persist(lambda: self._store.get_record(envelope.task_id))
+            found = self._persist(
+                lambda: self._store.get_record(envelope.task_id, owner=envelope.owner)
+            )
             if found is not None and found.state is TaskState.CANCELLED:
                 self._not_claimed(record, lifecycle.on_delivery(found, delivery))
                 return
@@ -228,6 +230,7 @@ class TaskRunner:
                 self._store,
                 envelope.task_id,
                 lease,
+                owner=envelope.owner,
                 interval=self._progress_interval,
                 clock=self._clock,
             ),
@@ -307,7 +310,7 @@ class TaskRunner:
             if lease is None:
                 marked = self._persist(
                     lambda: self._store.mark_dead_unclaimed(
-                        envelope.task_id, transition.error or ""
+                        envelope.task_id, transition.error or "", owner=envelope.owner
                     ),
                 )
                 instead = None if marked.written else lifecycle.ended_meanwhile(marked.record)
@@ -375,6 +378,7 @@ class TaskRunner:
                 state,
                 error=transition.error,
                 retry_in=transition.delay,
+                owner=envelope.owner,
                 **result,
             ),
             share=share,

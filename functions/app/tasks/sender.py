@@ -7,7 +7,6 @@ sends the same envelope to the queue at its time, and reads ``scheduled`` until 
 
 import json
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,6 +28,7 @@ from app.tasks.registry import TaskDefinition
 from app.tasks.schedule_slots import ScheduleSlots
 from app.tasks.schedules import MAX_INPUT_BYTES, TaskSchedules, seconds_until
 from app.tasks.status import TaskStatusStore
+from app.tasks.task_ids import new_task_id
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -37,10 +37,16 @@ if TYPE_CHECKING:
 
 MAX_DELAY_SECONDS = 900  # SQS's own limit for DelaySeconds
 SQS_BATCH_ENTRIES = 10  # SQS's limit for SendMessageBatch
-SQS_BATCH_BYTES = 1024 * 1024  # SQS's limit for one message and for a whole batch
+# SQS's limit for one message (its body and attributes) and for a whole batch: 1 MiB since
+# August 2025 (256 KiB before), as is Lambda's SQS event source's; the task queue's
+# MaximumMessageSize says so too (template.yaml).
+SQS_MAX_MESSAGE_BYTES = SQS_BATCH_BYTES = 1024 * 1024
+# Room kept for a message's attributes (the task name, the correlation id).
+ATTRIBUTES_ALLOWANCE = 1024
 DISCARD_ATTEMPTS = 3  # tries to remove a refused task's status, each after botocore's own
 NOT_ACCEPTED = "not accepted by the queue"
-CLAIM_CHECK_BYTES = 256 * 1024  # larger arguments go to S3, so a batch still carries several
+# A body up to this size goes inline; a larger one's arguments go to S3 (claim check).
+CLAIM_CHECK_BYTES = SQS_MAX_MESSAGE_BYTES - ATTRIBUTES_ALLOWANCE
 MAX_AHEAD = timedelta(days=365)  # the furthest a task may be due
 # Claim-checked arguments expire 30 days after their last write (the bucket's
 # ExpireTaskArguments rule); a scheduled task's must outlive its wait, with a margin.
@@ -89,10 +95,12 @@ class TaskRequest:
 
 @dataclass(frozen=True)
 class Due:
-    """When a task runs: now or after ``delay_seconds`` (SQS), or at ``run_at`` (a schedule)."""
+    """When a task runs: now or after ``delay_seconds`` (SQS), or at ``run_at`` (a schedule).
+    ``delayed_until``: the time asked for, when SQS holds the task back (its status shows it)."""
 
     delay_seconds: int = 0
     run_at: datetime | None = None
+    delayed_until: datetime | None = None
 
 
 def when_due(
@@ -130,7 +138,7 @@ def when_due(
         )
     seconds = seconds_until(run_at, now)
     if seconds <= MAX_DELAY_SECONDS:
-        return Due(delay_seconds=seconds)
+        return Due(delay_seconds=seconds, delayed_until=run_at if seconds else None)
     return Due(run_at=run_at)
 
 
@@ -140,6 +148,7 @@ class _Outgoing:
     entry: "SendMessageBatchRequestEntryTypeDef"
     size: int
     run_at: datetime | None = None  # a schedule sends it, not this request
+    delayed_until: datetime | None = None  # the queue holds it back until then
 
 
 class TaskSender:
@@ -215,6 +224,7 @@ class TaskSender:
                     self._correlation_id,
                     owner=self._owner,
                     run_at=item.run_at,
+                    delayed_until=item.delayed_until,
                     holds_slot=self._slots is not None and item.run_at is not None,
                 )
                 created.append(item.envelope.task_id)
@@ -263,9 +273,9 @@ class TaskSender:
         ("not accepted by the queue") instead: its client was told to send again, and the old
         id must not read ``queued`` until it expires, since no message exists to run it."""
         for task_id in task_ids:
-            removed = _try(partial(self._store.discard_queued, task_id))
+            removed = _try(partial(self._store.discard_queued, task_id, owner=self._owner))
             if not removed and not _try(
-                partial(self._store.mark_not_accepted, task_id, NOT_ACCEPTED)
+                partial(self._store.mark_not_accepted, task_id, NOT_ACCEPTED, owner=self._owner)
             ):
                 logger.error(
                     "a refused task's status could be neither removed nor marked dead; it "
@@ -310,7 +320,7 @@ class TaskSender:
         definition = request.definition
         if not isinstance(request.arguments, definition.arguments):
             raise TypeError(f"task {definition.name} takes {definition.arguments.__name__}")
-        task_id = uuid.uuid4().hex
+        task_id = new_task_id()
         arguments = request.arguments.model_dump(mode="json")
         envelope = TaskEnvelope(
             task_id=task_id,
@@ -361,7 +371,8 @@ class TaskSender:
             entry["MessageGroupId"] = self._owner
             if due.delay_seconds:
                 entry["DelaySeconds"] = due.delay_seconds
-        return _Outgoing(envelope, entry, len(body.encode()) + 1024, due.run_at)
+        size = len(body.encode()) + ATTRIBUTES_ALLOWANCE
+        return _Outgoing(envelope, entry, size, due.run_at, due.delayed_until)
 
     def _send_batch(self, batch: list[_Outgoing]) -> dict[str, _Unsent]:
         """Send one batch; return the entries SQS did not (certainly) take."""

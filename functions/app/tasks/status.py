@@ -1,7 +1,11 @@
 """Task status in DynamoDB: one record per task is its status, its lease and its run-once key.
 
 The record is written three times for a task that succeeds: ``queued`` by the sender, a claim
-(``running``, with a lease) by the worker, and the outcome. Every write is conditional, so a
+(``running``, with a lease) by the worker, and the outcome. The table's key is the owner
+(partition) and the task id (sort key, time-ordered: ``app.tasks.task_ids``), and it has no
+index: each of those writes, and each progress write, bills the item's own write units only
+(one for a record under 1 KB), and a record is reached only under its owner, so another
+owner's task id is simply not there. Every write is conditional, so a
 late or duplicate writer (a redelivered message, a worker past its lease, a stale attempt)
 can never move a task backwards; the decisions themselves live in ``app.tasks.lifecycle``.
 """
@@ -42,6 +46,7 @@ __all__ = [
     "TaskStatusStore",
     "as_seen",
     "item_values",
+    "record_key",
     "timestamp",
     "truncate",
 ]
@@ -146,11 +151,13 @@ class TaskStatusStore:
         *,
         owner: str,
         run_at: datetime | None = None,
+        delayed_until: datetime | None = None,
         holds_slot: bool = False,
     ) -> None:
         """The record of a task about to be sent: ``queued``, or ``scheduled`` until
-        ``run_at`` when a schedule will send it; ``holds_slot`` marks it with its owner's
-        scheduled-task slot (``SLOT``)."""
+        ``run_at`` when a schedule will send it; a task the queue holds back (SQS
+        ``DelaySeconds``) is ``queued`` and shows ``delayed_until`` as its ``run_at``.
+        ``holds_slot`` marks it with its owner's scheduled-task slot (``SLOT``)."""
         now = _now()
         item: dict[str, Any] = {
             "task_id": task_id,
@@ -158,7 +165,6 @@ class TaskStatusStore:
             "owner": owner,
             "status": (TaskState.SCHEDULED if run_at else TaskState.QUEUED).value,
             "attempts": 0,
-            # The listing index's sort key: fixed-width text sorts as the times do.
             "created_at": timestamp(now),
             "updated_at": now.isoformat(),
             # A task due in months must not expire before it runs: the TTL counts from then.
@@ -168,9 +174,10 @@ class TaskStatusStore:
             item["correlation_id"] = correlation_id
         if holds_slot:
             item[SLOT] = 1
-        if run_at is not None:
+        due = run_at or delayed_until
+        if due is not None:
             # Fixed-width text, so that GET /tasks can compare it with now in DynamoDB.
-            item["run_at"] = timestamp(run_at)
+            item["run_at"] = timestamp(due)
         self._client.put_item(
             TableName=self._table,
             Item={key: _serializer.serialize(value) for key, value in item.items()},
@@ -190,10 +197,11 @@ class TaskStatusStore:
             return False
         return True
 
-    def discard_queued(self, task_id: str) -> bool:
+    def discard_queued(self, task_id: str, *, owner: str) -> bool:
         """Remove a record whose message (or schedule) never reached AWS: never accepted."""
         return self._write(
             "delete_item",
+            owner,
             task_id,
             ConditionExpression="#status IN (:queued, :scheduled)",
             ExpressionAttributeNames={"#status": "status"},
@@ -230,17 +238,17 @@ class TaskStatusStore:
         }
         try:
             response = self._update_item(
+                owner,
                 task_id,
                 fields,
                 ["lease", "lease_expires_at", "next_attempt_at", "#slot"],
                 condition=(
-                    f"#owner = :owner AND expires_at > :now_whole AND (#status IN ({cancellable})"
+                    f"expires_at > :now_whole AND (#status IN ({cancellable})"
                     " OR (#status = :scheduled AND (attribute_not_exists(run_at) OR"
                     " run_at > :undelivered)) OR (#status = :running_now AND"
                     " lease_expires_at <= :now AND receive_count < max_receives))"
                 ),
                 values={
-                    ":owner": owner,
                     ":scheduled": TaskState.SCHEDULED.value,
                     ":undelivered": timestamp(undelivered),
                     ":running_now": TaskState.RUNNING.value,
@@ -252,7 +260,7 @@ class TaskStatusStore:
                         if state is not TaskState.SCHEDULED
                     },
                 },
-                names={"#owner": "owner", "#slot": SLOT},
+                names={"#slot": SLOT},
                 return_old=True,
                 return_new=True,
             )
@@ -287,15 +295,16 @@ class TaskStatusStore:
     ) -> Claim:
         """Take the task for one attempt: ``running`` until the lease ends, in one write.
 
-        Refused (and the record returned) when the task is another owner's, has succeeded,
-        or is held by a live lease: ``lifecycle.on_delivery`` says what to do then.
+        Refused (and the record returned) when the task has succeeded, or is held by a live
+        lease; another owner's task id is no record under ``owner``. ``lifecycle.on_delivery``
+        says what to do then.
         """
         now = time.time()
         claimable = ", ".join(f":c{i}" for i in range(len(CLAIMABLE)))
         try:
             response = self._client.update_item(
                 TableName=self._table,
-                Key={"task_id": {"S": task_id}},
+                Key=record_key(owner, task_id),
                 UpdateExpression=(
                     "SET #status = :running, lease = :lease, lease_expires_at = :until, "
                     "receive_count = :rc, max_receives = :max, started_at = :at, "
@@ -305,10 +314,10 @@ class TaskStatusStore:
                     "REMOVE next_attempt_at, finished_at, progress, #slot"
                 ),
                 ConditionExpression=(
-                    f"attribute_exists(task_id) AND #owner = :owner AND (#status IN ({claimable})"
+                    f"attribute_exists(task_id) AND (#status IN ({claimable})"
                     " OR (#status = :running AND lease_expires_at <= :now))"
                 ),
-                ExpressionAttributeNames={"#status": "status", "#owner": "owner", "#slot": SLOT},
+                ExpressionAttributeNames={"#status": "status", "#slot": SLOT},
                 ExpressionAttributeValues=_serialize(
                     {
                         ":zero": 0,
@@ -320,7 +329,6 @@ class TaskStatusStore:
                         ":at": _now().isoformat(),
                         ":expires": self._expires_at(_now()),
                         ":one": 1,
-                        ":owner": owner,
                         ":now": _epoch(now),
                         **{f":c{i}": state.value for i, state in enumerate(CLAIMABLE)},
                     }
@@ -353,6 +361,7 @@ class TaskStatusStore:
         result: dict[str, Any] | None = None,
         result_key: str | None = None,
         retry_in: int = 0,
+        owner: str,
     ) -> bool:
         """Record an attempt's outcome; False when this worker no longer holds the lease."""
         now = _now()
@@ -373,6 +382,7 @@ class TaskStatusStore:
         if result_key is not None:
             fields["result_key"] = result_key
         return self._update(
+            owner,
             task_id,
             fields,
             remove,
@@ -380,7 +390,9 @@ class TaskStatusStore:
             values={":running_now": TaskState.RUNNING.value, ":token": lease_token},
         )
 
-    def write_progress(self, task_id: str, lease_token: str, report: Progress) -> bool:
+    def write_progress(
+        self, task_id: str, lease_token: str, report: Progress, *, owner: str
+    ) -> bool:
         """Store a running attempt's progress; False when this worker no longer holds the lease.
 
         The record's ``updated_at`` stays the time of its last state change (a redrive
@@ -394,6 +406,7 @@ class TaskStatusStore:
             value["message"] = report.message
         return self._write(
             "update_item",
+            owner,
             task_id,
             UpdateExpression="SET progress = :progress",
             ConditionExpression=(
@@ -409,10 +422,11 @@ class TaskStatusStore:
             ),
         )
 
-    def mark_not_accepted(self, task_id: str, error: str) -> bool:
+    def mark_not_accepted(self, task_id: str, error: str, *, owner: str) -> bool:
         """``dead`` for a task its client was told was refused, whose record stayed: still
         ``queued`` or ``scheduled`` (no worker ever saw it), it says it will never run."""
         return self._update(
+            owner,
             task_id,
             {"#status": TaskState.DEAD.value, "last_error": truncate(error)},
             [],
@@ -423,12 +437,13 @@ class TaskStatusStore:
             },
         )
 
-    def mark_dead_unclaimed(self, task_id: str, error: str) -> MarkedDead:
+    def mark_dead_unclaimed(self, task_id: str, error: str, *, owner: str) -> MarkedDead:
         """``dead`` without a claim: a last receive that never started, or one past the last
         attempt. A live lease wins, and so does a last attempt that already reads dead, a
         cancel and a success; refused, the record is returned as it was."""
         try:
             written = self._update(
+                owner,
                 task_id,
                 {"#status": TaskState.DEAD.value, "last_error": truncate(error)},
                 ["lease", "lease_expires_at", "next_attempt_at", "progress"],
@@ -449,11 +464,12 @@ class TaskStatusStore:
             return MarkedDead(False, _record(_deserialize(refused.item)) if refused.item else None)
         return MarkedDead(bool(written), None)
 
-    def requeue(self, task_id: str, seen: Record) -> bool:
+    def requeue(self, task_id: str, seen: Record, *, owner: str) -> bool:
         """A redriven task reads ``queued`` again, unless it succeeded, a worker holds it, or
         the record changed since the redrive read it as ``seen``: a worker that already ran
         the requeued message (and maybe dead-lettered it again) has the last word."""
         return self._update(
+            owner,
             task_id,
             {"#status": TaskState.QUEUED.value},
             ["lease", "lease_expires_at", "finished_at", "next_attempt_at", "progress"],
@@ -472,10 +488,11 @@ class TaskStatusStore:
             },
         )
 
-    def get(self, task_id: str) -> TaskStatus | None:
-        """The status as a client should see it; None past its expiry, whatever TTL left."""
+    def get(self, task_id: str, *, owner: str) -> TaskStatus | None:
+        """The status as a client should see it; None past its expiry, whatever TTL left,
+        and for an id that is not ``owner``'s (it is not under their key)."""
         response = self._client.get_item(
-            TableName=self._table, Key={"task_id": {"S": task_id}}, ConsistentRead=True
+            TableName=self._table, Key=record_key(owner, task_id), ConsistentRead=True
         )
         item = response.get("Item")
         if item is None:
@@ -487,23 +504,24 @@ class TaskStatusStore:
             return None
         return TaskStatus.model_validate(as_seen(values, now))
 
-    def get_record(self, task_id: str) -> Record | None:
+    def get_record(self, task_id: str, *, owner: str) -> Record | None:
         """The decision-relevant part of a record (for the redrive tool)."""
         response = self._client.get_item(
-            TableName=self._table, Key={"task_id": {"S": task_id}}, ConsistentRead=True
+            TableName=self._table, Key=record_key(owner, task_id), ConsistentRead=True
         )
         item = response.get("Item")
         return _record(_deserialize(item)) if item else None
 
     def _update(
-        self, task_id: str, fields: dict[str, Any], remove: list[str], **options: Any
+        self, owner: str, task_id: str, fields: dict[str, Any], remove: list[str], **options: Any
     ) -> bool:
         """``_update_item``, answering only whether it was written (False when refused; with
         ``return_old``, a refusal raises ``_Refused`` carrying the record as it was)."""
-        return self._update_item(task_id, fields, remove, **options) is not None
+        return self._update_item(owner, task_id, fields, remove, **options) is not None
 
     def _update_item(
         self,
+        owner: str,
         task_id: str,
         fields: dict[str, Any],
         remove: list[str],
@@ -546,6 +564,7 @@ class TaskStatusStore:
             extra["ReturnValues"] = "ALL_NEW"
         return self._call(
             "update_item",
+            owner,
             task_id,
             UpdateExpression=expression,
             ConditionExpression=f"attribute_exists(task_id) AND ({condition})",
@@ -556,18 +575,31 @@ class TaskStatusStore:
         )
 
     def _write(
-        self, operation: str, task_id: str, *, return_old: bool = False, **parameters: Any
+        self,
+        operation: str,
+        owner: str,
+        task_id: str,
+        *,
+        return_old: bool = False,
+        **parameters: Any,
     ) -> bool:
-        return self._call(operation, task_id, return_old=return_old, **parameters) is not None
+        call = self._call(operation, owner, task_id, return_old=return_old, **parameters)
+        return call is not None
 
     def _call(
-        self, operation: str, task_id: str, *, return_old: bool = False, **parameters: Any
+        self,
+        operation: str,
+        owner: str,
+        task_id: str,
+        *,
+        return_old: bool = False,
+        **parameters: Any,
     ) -> dict[str, Any] | None:
         """The call's response; None when its condition was refused (with ``return_old``, a
         ``_Refused`` carrying the record as it was)."""
         try:
             response: dict[str, Any] = getattr(self._client, operation)(
-                TableName=self._table, Key={"task_id": {"S": task_id}}, **parameters
+                TableName=self._table, Key=record_key(owner, task_id), **parameters
             )
         except ClientError as error:
             if _is_condition_failure(error):
@@ -579,6 +611,11 @@ class TaskStatusStore:
 
     def _expires_at(self, now: datetime) -> int:
         return int((now + self._ttl).timestamp())
+
+
+def record_key(owner: str, task_id: str) -> dict[str, Any]:
+    """A record's key: template.yaml's TaskTable KeySchema (tests/infra check they agree)."""
+    return {"owner": {"S": owner}, "task_id": {"S": task_id}}
 
 
 def item_values(item: dict[str, Any]) -> dict[str, Any]:

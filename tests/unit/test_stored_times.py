@@ -1,12 +1,10 @@
-"""The listing index's sort key and cursor: text that sorts as times do, keys bound to owners."""
+"""Stored times: fixed-width text that sorts as the times do (GET /tasks compares them)."""
 
 from datetime import UTC, datetime, timedelta, timezone
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.tasks.listing import InvalidCursor, decode_cursor, encode_cursor
 from app.tasks.status import timestamp
 
 moments = st.datetimes(
@@ -21,7 +19,7 @@ moments = st.datetimes(
 @given(moments, moments)
 def test_created_times_sort_as_text_in_time_order(a: datetime, b: datetime) -> None:
     # GIVEN any two moments, in any zone, with or without microseconds
-    # THEN their stored text compares as the moments do (the index sorts text)
+    # THEN their stored text compares as the moments do (DynamoDB compares text)
     assert (timestamp(a) < timestamp(b)) == (a < b)
     assert (timestamp(a) == timestamp(b)) == (a == b)
 
@@ -31,14 +29,3 @@ def test_a_whole_second_keeps_its_microseconds() -> None:
     assert timestamp(datetime(2026, 11, 30, 1, 19, 7, tzinfo=UTC)) == (
         "2026-11-30T01:19:07.000000+00:00"
     )
-
-
-def test_a_cursor_names_the_entry_it_was_made_from() -> None:
-    key = {
-        "task_id": {"S": "abc"},
-        "owner": {"S": "alice"},
-        "created_at": {"S": "2026-11-30T01:19:07.000000+00:00"},
-    }
-    assert decode_cursor(encode_cursor(key), "alice") == key
-    with pytest.raises(InvalidCursor, match="another caller's listing"):
-        decode_cursor(encode_cursor(key), "bob")

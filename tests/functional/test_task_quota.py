@@ -111,3 +111,31 @@ def test_a_time_a_task_cannot_have_is_a_422_and_costs_no_quota(
     assert "cannot be negative" in answer.json()["detail"]
     assert quota_updates == []
     assert stack.receive_messages() == []
+
+
+def test_a_delay_a_fifo_queue_cannot_take_is_a_422_and_costs_no_quota(
+    stack: Stack,
+    tasks_per_hour: int,
+    quota_updates: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a stack whose task queue is FIFO (QueueType=Fifo), which has no per-message delay
+    fifo_url, _ = stack.fifo_queue("tasks-quota.fifo")
+    monkeypatch.setenv("TASK_QUEUE_URL", fifo_url)
+    get_settings.cache_clear()
+    router = APIRouter()
+
+    @router.post("/soon", status_code=202)
+    def soon(tasks: Tasks) -> dict[str, str]:
+        return {"task_id": tasks.send(measure_blob, Blob(text="x"), delay_seconds=60)}
+
+    application = create_app((*ROUTERS, router))
+    # WHEN a route asks it for a task 60 s from now
+    answer = call(application, "POST", "/soon")
+    # THEN the client gets a 422 saying what to ask for instead
+    assert answer.status_code == 422, answer.text
+    assert "FIFO task queue does not support a per-task delay" in answer.json()["detail"]
+    # AND nothing was charged, written or sent
+    assert quota_updates == []
+    assert stack.dynamodb.scan(TableName=stack.task_table)["Count"] == 0
+    assert stack.sqs.receive_message(QueueUrl=fifo_url).get("Messages", []) == []

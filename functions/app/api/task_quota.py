@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from app.api.quota import HourlyQuota
-from app.tasks.sender import TaskRequest, TaskSender, when_due
+from app.tasks.sender import TaskRequest, TaskSender
 
 QUOTA_KIND = "tasks"
 
@@ -32,8 +32,9 @@ class QuotaBoundTasks(TaskSender):
     def send_many(self, requests: Sequence[TaskRequest]) -> list[str]:
         """Queue several tasks (TaskSender.send_many), charging the quota once for them all."""
         for request in requests:
-            # A time a task cannot have is a 422 (InvalidTaskRequest) before the quota counts it.
-            when_due(delay_seconds=request.delay_seconds, delay=request.delay, eta=request.eta)
+            # A request this sender would refuse (a bad time, a delay a FIFO queue cannot take)
+            # is refused before the quota counts it.
+            self.validate(request)
         if requests:
             self._quota.consume(self._quota_owner, QUOTA_KIND, len(requests), self._tasks_per_hour)
         return super().send_many(requests)

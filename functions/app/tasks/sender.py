@@ -305,7 +305,10 @@ class TaskSender:
             return _Unsent(_error_code(error), maybe_sent=_maybe_sent(error))
         return None
 
-    def _prepare(self, request: TaskRequest) -> _Outgoing:
+    def validate(self, request: TaskRequest) -> Due:
+        """When ``request`` is due, if this sender can send it: the checks a send makes before
+        writing anything (InvalidTaskRequest for the client's mistakes, TaskSendError for the
+        stack's), so a caller can refuse a request before spending anything on it."""
         due = when_due(delay_seconds=request.delay_seconds, delay=request.delay, eta=request.eta)
         if due.run_at is not None and (self._schedules is None or not self._schedules.configured):
             raise TaskSendError(
@@ -320,6 +323,11 @@ class TaskSender:
         definition = request.definition
         if not isinstance(request.arguments, definition.arguments):
             raise TypeError(f"task {definition.name} takes {definition.arguments.__name__}")
+        return due
+
+    def _prepare(self, request: TaskRequest) -> _Outgoing:
+        due = self.validate(request)
+        definition = request.definition
         task_id = new_task_id()
         arguments = request.arguments.model_dump(mode="json")
         envelope = TaskEnvelope(

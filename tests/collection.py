@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-RECORDED_MINIMUM = 642
+RECORDED_MINIMUM = 828
 TESTS_DIR = Path(__file__).resolve().parent
 
 

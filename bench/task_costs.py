@@ -37,6 +37,9 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "bench")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "bench")
+# The app's Logger and Metrics read these when imported (below), not when a stack starts.
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 import boto3
 from aws_lambda_powertools.utilities.batch import process_partial_response

@@ -179,6 +179,8 @@ def running_local_stack(
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
+            # A group of its own, as a terminal gives `make run`: a test can Ctrl-C it whole.
+            process_group=0,
         )
     try:
         # uvicorn serves a socket the stack bound before its banner, so it prints no "Uvicorn

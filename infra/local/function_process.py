@@ -18,6 +18,7 @@ import contextlib
 import importlib
 import json
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -52,12 +53,17 @@ def function_process_environment(
 def start(
     arguments: list[str], environment: Mapping[str, str], pass_fds: tuple[int, ...] = ()
 ) -> subprocess.Popen[bytes]:
-    """This module in a child process; its output goes where the local stack's goes."""
+    """This module in a child process; its output goes where the local stack's goes.
+
+    The child has a process group of its own, so a Ctrl-C in the terminal reaches only the
+    local stack, which then stops its functions in order (``stop``) instead of racing them.
+    """
     return subprocess.Popen(
         [sys.executable, "-m", __name__, *arguments],
         env=dict(environment),
         stdin=subprocess.PIPE,
         pass_fds=pass_fds,
+        process_group=0,
     )
 
 
@@ -91,7 +97,9 @@ def _configure_logging() -> None:
 
 def _on_stdin_closed(callback: Callable[[], None]) -> None:
     def watch() -> None:
-        while sys.stdin.buffer.read(4096):
+        # The file descriptor itself, not sys.stdin: a daemon thread blocked in a buffered
+        # read holds its lock, and the interpreter aborts at exit when it cannot take it.
+        while os.read(sys.stdin.fileno(), 4096):
             pass
         callback()
 
@@ -130,8 +138,8 @@ def run_api(app_reference: str, fd: int) -> int:
         server.should_exit = True
 
     _on_stdin_closed(request_stop)
-    # Ctrl-C reaches every process of the terminal's group: uvicorn shuts down gracefully,
-    # then raises the SIGINT it caught again, which is no error here.
+    # A SIGINT sent to this process itself: uvicorn shuts down gracefully, then raises the
+    # signal it caught again, which is no error here.
     with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[sock])
     return 0

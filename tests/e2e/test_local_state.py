@@ -1,5 +1,6 @@
 """`make run` keeps its uploads, tasks and schedules across a restart; CLEAN=1 starts empty."""
 
+import os
 import signal
 import time
 from datetime import UTC, datetime, timedelta
@@ -9,16 +10,20 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.local_stack_process import LocalStack, running_local_stack
+from tests.local_stack_process import LocalStack, error_lines, running_local_stack
 
 SCHEDULE_GROUP = "local-tasks"
 
 
 def stop_with_ctrl_c(stack: LocalStack) -> str:
-    """Ctrl-C, as a user stops `make run`; the stack's log once it has exited."""
-    stack.process.send_signal(signal.SIGINT)
-    assert stack.process.wait(timeout=60) == 0
-    return stack.log.read_text()
+    """Ctrl-C, as a user stops `make run` (SIGINT to its whole process group, as a terminal
+    sends it); the stack's log once it has exited, which must have been quiet and clean."""
+    os.killpg(stack.process.pid, signal.SIGINT)
+    assert stack.process.wait(timeout=60) == 0, stack.log.read_text()
+    log = stack.log.read_text()
+    assert error_lines(log) == [], log
+    assert "Fatal Python error" not in log, log
+    return log
 
 
 def state_line(log: str) -> str:

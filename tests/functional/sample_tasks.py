@@ -41,13 +41,16 @@ def flaky(arguments: Flaky) -> TaskResult:
 class Sized(BaseModel):
     result_bytes: int = 0
     error_chars: int = 0
+    permanent: bool = False  # the error is a PermanentTaskError
+    padding: str = ""  # makes the task's message as large as wanted
 
 
 @task("test_sized")
 def sized(arguments: Sized) -> TaskResult:
     """A result or an error of the requested size."""
     if arguments.error_chars:
-        raise RuntimeError("e" * arguments.error_chars)
+        error = PermanentTaskError if arguments.permanent else RuntimeError
+        raise error("e" * arguments.error_chars)
     return {"blob": "r" * arguments.result_bytes}
 
 

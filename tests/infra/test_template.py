@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 
 from app.config import Settings
-from app.tasks.envelope import PAYLOAD_PREFIX
+from app.tasks.envelope import PAYLOAD_PREFIX, SQS_MAX_MESSAGE_BYTES
 from app.tasks.periodic import SYSTEM_OWNER
 from app.tasks.schedule_slots import KEY_SUFFIX
 from app.tasks.schedules import SCHEDULE_PREFIX
-from app.tasks.sender import SQS_MAX_MESSAGE_BYTES
 from app.tasks.status import record_key
 from infra.local.resources import planned_physical
 from infra.local.template import (

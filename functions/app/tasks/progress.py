@@ -27,8 +27,8 @@ from app.observability import logger
 
 __all__ = ["MAX_MESSAGE_CHARS", "Progress", "ProgressReporter", "ProgressWriter", "progress"]
 
-# Keeps a record (and its listing index entry, which projects it) well under 1 KB: one write
-# unit per progress write.
+# Keeps a typical record under 1 KB, one write unit per progress write (the table has no
+# index); a message of multi-byte characters with a long owner and correlation id can pass it.
 MAX_MESSAGE_CHARS = 200
 
 

@@ -107,6 +107,7 @@ def denied(arguments: Blob) -> TaskResult:
 
 class Reports(BaseModel):
     count: int
+    message: str | None = None  # each report's message, instead of "step n of count"
 
 
 def _nothing(context: TaskContext, report: int) -> None:
@@ -122,7 +123,8 @@ between_reports: Callable[[TaskContext, int], None] = _nothing
 def report_progress(arguments: Reports, context: TaskContext) -> TaskResult:
     """Reports ``count`` steps of progress, then succeeds."""
     for step in range(1, arguments.count + 1):
-        context.progress(step / arguments.count, f"step {step} of {arguments.count}")
+        message = arguments.message or f"step {step} of {arguments.count}"
+        context.progress(step / arguments.count, message)
         between_reports(context, step)
     return {"steps": arguments.count}
 

@@ -41,13 +41,16 @@ def flaky(arguments: Flaky) -> TaskResult:
 class Sized(BaseModel):
     result_bytes: int = 0
     error_chars: int = 0
+    permanent: bool = False  # the error is a PermanentTaskError
+    padding: str = ""  # makes the task's message as large as wanted
 
 
 @task("test_sized")
 def sized(arguments: Sized) -> TaskResult:
     """A result or an error of the requested size."""
     if arguments.error_chars:
-        raise RuntimeError("e" * arguments.error_chars)
+        error = PermanentTaskError if arguments.permanent else RuntimeError
+        raise error("e" * arguments.error_chars)
     return {"blob": "r" * arguments.result_bytes}
 
 
@@ -104,6 +107,7 @@ def denied(arguments: Blob) -> TaskResult:
 
 class Reports(BaseModel):
     count: int
+    message: str | None = None  # each report's message, instead of "step n of count"
 
 
 def _nothing(context: TaskContext, report: int) -> None:
@@ -119,7 +123,8 @@ between_reports: Callable[[TaskContext, int], None] = _nothing
 def report_progress(arguments: Reports, context: TaskContext) -> TaskResult:
     """Reports ``count`` steps of progress, then succeeds."""
     for step in range(1, arguments.count + 1):
-        context.progress(step / arguments.count, f"step {step} of {arguments.count}")
+        message = arguments.message or f"step {step} of {arguments.count}"
+        context.progress(step / arguments.count, message)
         between_reports(context, step)
     return {"steps": arguments.count}
 

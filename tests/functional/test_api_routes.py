@@ -36,6 +36,18 @@ def test_notification_emails_and_audits_after_responding(stack: Stack, event: st
     assert "jane@example.com" not in json.dumps(stack.logs)
 
 
+@pytest.mark.parametrize("sent", ["abc\n", "abc\r\nSet-Cookie: x=1", "a b", "x" * 201])
+def test_a_request_id_unsafe_to_echo_is_replaced_by_the_gateways(stack: Stack, sent: str) -> None:
+    # GIVEN a client's X-Request-Id that is no safe header value (a line break, a space, too long)
+    response = stack.api("health", headers={"x-request-id": sent})
+    # THEN the answer carries API Gateway's request id instead, never the client's text
+    assert response["statusCode"] == 200
+    assert (
+        response["headers"]["x-request-id"]
+        == stack.load_event("health")["requestContext"]["requestId"]
+    )
+
+
 def test_async_notification_sends_email_and_audits_like_the_first_route(stack: Stack) -> None:
     response = stack.api("send-notification-async")
     assert response["statusCode"] == 200

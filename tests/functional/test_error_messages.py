@@ -157,3 +157,22 @@ def test_a_long_input_is_echoed_as_its_first_199_characters_and_an_ellipsis(stac
         assert response["statusCode"] == 422
         [item] = json.loads(response["body"])["detail"]
         assert item["input"] == shown
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["a@[" + "1" * 3000 + "]", "a@[" + "1" * 240 + "]", "a@[IPv6:" + "f" * 3000 + "]"],
+    ids=["long domain literal", "domain literal under 254 characters", "long IPv6 literal"],
+)
+def test_a_bad_email_is_not_quoted_back_whole_in_the_message(stack: Stack, address: str) -> None:
+    # GIVEN an address whose bracketed domain is no IP address, long enough to quote at length
+    # WHEN it is sent as the email to notify
+    response = stack.api("send-notification", path="/send-notification/", query=f"email={address}")
+    # THEN the 422 says what is wrong; the input is echoed (cut to 200 characters) and the
+    # message does not quote the bracket again
+    assert response["statusCode"] == 422, response["body"]
+    [item] = json.loads(response["body"])["detail"]
+    assert "not an email address SES can send to" in item["msg"]
+    assert "in brackets after the @-sign is not valid" in item["msg"]
+    assert address[-10:-1] not in item["msg"], item["msg"]
+    assert len(item["input"]) <= 200

@@ -63,7 +63,8 @@ def test_odd_authorizer_shapes_fail_closed(stack_with_auth: Stack, authorizer: A
 
 
 @pytest.mark.parametrize(
-    "subject", ["..", ".", "alice/../bob", "bob/", "a" * 129, "al ice", "ali\u202ece", "é"]
+    "subject",
+    ["..", ".", "alice/../bob", "bob/", "a" * 129, "al ice", "ali\u202ece", "é", "alice\n", "+al"],
 )
 def test_a_subject_that_cannot_be_a_key_prefix_is_refused(
     stack_with_auth: Stack, subject: str

@@ -12,11 +12,12 @@ from app import aws
 from app.config import get_settings
 from app.tasks.envelope import MAX_PAYLOAD_BYTES
 from app.tasks.redrive import RedriveReport, redrive_dead_tasks
-from app.tasks.sender import TaskRequest, TaskSender
+from app.tasks.sender import CLAIM_CHECK_BYTES, TaskRequest, TaskSender
 from app.tasks.status import TaskState, TaskStatusStore
 from app.worker import wiring
 from tests.functional import sample_tasks
 from tests.functional.stack import Stack
+from tests.fuzz.conftest import refuse_what_sqs_refuses
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -74,6 +75,33 @@ def test_arguments_up_to_sqs_limit_travel_inline(stack: Stack) -> None:
     # AND the worker runs it with its full arguments
     drain(stack, 1)
     assert stack.task_status(task_id)["result"] == {"length": len(text)}
+
+
+def test_a_dead_task_of_the_largest_inline_message_reaches_the_dead_letter_queue(
+    stack: Stack,
+) -> None:
+    # GIVEN SQS's size rule (body and attributes together at most 1 MiB, which moto counts on
+    # the body alone), and a task whose message is as large as an inline one may be
+    refuse_what_sqs_refuses(stack.sqs)
+    doomed = sample_tasks.Sized(error_chars=5000, permanent=True)
+    sender(stack).send(sample_tasks.sized, doomed)
+    [probe] = stack.receive_messages()
+    stack.sqs.delete_message(QueueUrl=stack.queue_url, ReceiptHandle=probe["ReceiptHandle"])
+    room = CLAIM_CHECK_BYTES - len(probe["Body"].encode())
+    large = doomed.model_copy(update={"padding": "p" * room})
+    task_id = sender(stack).send(sample_tasks.sized, large)
+    [message] = stack.receive_messages()
+    assert len(message["Body"].encode()) == CLAIM_CHECK_BYTES  # inline, at the limit
+    # WHEN its only attempt fails for good, with a long error
+    response = stack.run_worker(stack.queued_event())
+    # THEN the worker moves it to the dead-letter queue (a reason cut to fit), the batch
+    # reports nothing to retry, and the status says dead with the error
+    assert response == {"batchItemFailures": []}
+    [dead] = stack.receive_messages(stack.dead_letter_queue_url)
+    assert dead["Body"] == message["Body"]
+    reason = dead["MessageAttributes"]["dead_letter_reason"]["StringValue"]
+    assert reason.startswith("eeee")
+    assert stack.task_status(task_id)["status"] == "dead"
 
 
 def test_large_arguments_travel_through_s3_transparently(stack: Stack) -> None:

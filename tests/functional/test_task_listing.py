@@ -302,6 +302,18 @@ def test_an_untouched_cursor_goes_on_and_an_altered_one_is_a_400(stack_with_auth
         )
 
 
+def test_a_cursor_altered_past_its_length_bound_is_a_400_too(stack_with_auth: Stack) -> None:
+    # GIVEN Alice's cursor to her second page
+    create(stack_with_auth, ALICE, 3)
+    cursor = listing(stack_with_auth, limit=1)[1]["next_cursor"]
+    # WHEN she sends it back with characters added, past the length any cursor has
+    for wrong in (cursor + "A" * 400, cursor + "." + "A" * 400, "A" * 401):
+        code, body = listing(stack_with_auth, limit=1, cursor=wrong)
+        # THEN it is the same 400 as any other altered cursor, not a 422
+        assert code == 400, body
+        assert body["detail"] == "cursor is not valid: pass back a next_cursor exactly as received"
+
+
 @pytest.mark.parametrize(
     "cursor",
     [

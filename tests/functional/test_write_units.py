@@ -48,14 +48,23 @@ def test_a_single_task_request_bills_four_write_units_end_to_end(
     assert meter.bill.write_units["previous (baseline)"] == 7
 
 
-def test_each_progress_write_bills_one_write_unit(stack: Stack, meter: Meter) -> None:
+@pytest.mark.parametrize(
+    "message",
+    [None, "\U0001f600" * 1000, "é" * 1000],
+    ids=["short messages", "long four-byte messages", "long two-byte messages"],
+)
+def test_each_progress_write_bills_one_write_unit(
+    stack: Stack, meter: Meter, message: str | None
+) -> None:
     from tests.functional.test_task_progress import Clock, run_worker
 
-    # GIVEN a task reporting 20 steps, a minute apart on the worker's clock (one write each)
+    # GIVEN a task reporting 20 steps, a minute apart on the worker's clock (one write each),
+    # with short messages or messages cut to their limit, however many bytes each character is
     clock = Clock()
     sample_tasks.between_reports = lambda context, step: setattr(clock, "now", clock.now + 60)
     try:
-        stack.task_sender().send(sample_tasks.report_progress, sample_tasks.Reports(count=20))
+        arguments = sample_tasks.Reports(count=20, message=message)
+        stack.task_sender().send(sample_tasks.report_progress, arguments)
         before = meter.bill.write_units[THIS_DESIGN]
         # WHEN the worker runs it
         run_worker(stack, clock)

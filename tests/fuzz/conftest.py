@@ -26,6 +26,8 @@ __all__ = ["fuzz_settings", "fuzz_stack", "generated_cases", "stack"]
 _NOT_SQS_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _ATTRIBUTE_NAME = re.compile(r"(?!(?i:aws|amazon)\.)(?!\.)(?!.*\.\.)[A-Za-z0-9_.-]{1,256}(?<!\.)")
 MAX_ATTRIBUTES = 10
+# A message's body and attributes (each one's name, type and value) together, since 2025.
+MAX_MESSAGE_BYTES = 1024 * 1024
 
 
 def sqs_text_problem(text: str) -> str | None:
@@ -47,6 +49,12 @@ def message_problem(message: dict[str, Any]) -> str | None:
         if "StringValue" in value:
             problem = sqs_text_problem(value["StringValue"])
             problems.append(f"attribute {name!r} {problem}" if problem else None)
+    size = len(message.get("MessageBody", "").encode()) + sum(
+        len(f"{name}{value.get('DataType', '')}{value.get('StringValue', '')}".encode())
+        for name, value in attributes.items()
+    )
+    if size > MAX_MESSAGE_BYTES:
+        problems.append(f"the message is {size} bytes, more than {MAX_MESSAGE_BYTES}")
     found = [problem for problem in problems if problem]
     return "; ".join(found) or None
 

@@ -214,3 +214,25 @@ def test_long_integers_and_lone_surrogates_are_a_422_naming_the_field(fuzz_stack
         [item] = json.loads(response["body"])["detail"]
         assert item["loc"] == loc
         assert says in item["msg"]
+
+
+def test_a_refused_value_under_long_keys_echoes_at_most_200_characters(fuzz_stack: Stack) -> None:
+    key = "k" * 3000
+    cases = [
+        f'{{"{key}": NaN}}',  # one long key
+        f'{{"\\ud800{key}": 1}}',  # a long key that is itself refused
+        "".join(f'{{"{index:03}{key[:100]}":' for index in range(50)) + "NaN" + "}" * 50,
+        "{" + ", ".join(f'"{index}{key[:300]}": NaN' for index in range(12)) + "}",
+    ]
+    for body in cases:
+        # GIVEN a body whose refused value sits under keys longer than the echo allows
+        # WHEN it is sent
+        response = send_body("process-batch", body)
+        # THEN it is a 422 whose items, their loc's keys and inputs together, echo at most
+        # 200 characters of the body, and whose loc still starts as the body does
+        assert response["statusCode"] == 422, response["body"][:300]
+        detail = json.loads(response["body"])["detail"]
+        keys = [part for item in detail for part in item["loc"][1:] if isinstance(part, str)]
+        keys_shown = sum(len(key) for key in keys)
+        assert keys_shown + echoed_characters(detail) <= MAX_ECHO_CHARS, response["body"][:600]
+        assert detail[0]["loc"][1].startswith(body[2:12]), detail[0]

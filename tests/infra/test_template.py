@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from app.config import Settings
-from app.tasks.envelope import PAYLOAD_PREFIX
+from app.tasks.envelope import PAYLOAD_PREFIX, SQS_MAX_MESSAGE_BYTES
 from app.tasks.periodic import SYSTEM_OWNER
 from app.tasks.schedule_slots import KEY_SUFFIX
 from app.tasks.schedules import SCHEDULE_PREFIX
@@ -191,6 +191,17 @@ def test_dead_letter_queue_keeps_messages_longer_than_the_task_queue(template: T
     assert int(queue.get("MessageRetentionPeriod", 4 * 24 * 3600)) < int(
         dlq["MessageRetentionPeriod"]
     )
+
+
+def test_both_queues_take_the_largest_message_the_sender_sends_inline(
+    template: Template,
+) -> None:
+    # GIVEN the largest message the API sends without a claim check (1 MiB, its attributes
+    # included), which the worker copies whole to the dead-letter queue when it dead-letters
+    # WHEN the queues' sizes are read THEN each takes it, stated outright: a queue made before
+    # 2025 kept 256 KiB, and an update changes only what the template names
+    for queue in ("TaskQueue", "DeadLetterQueue"):
+        assert int(properties(template, queue)["MaximumMessageSize"]) == SQS_MAX_MESSAGE_BYTES
 
 
 def test_data_is_encrypted_at_rest(template: Template) -> None:

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from app.tasks.context import TaskContext
-from app.tasks.progress import MAX_MESSAGE_CHARS, progress
+from app.tasks.progress import MAX_MESSAGE_BYTES, MAX_MESSAGE_CHARS, progress
 
 
 @pytest.mark.parametrize("fraction", [0, 0.5, 1, 1.0])
@@ -30,6 +30,17 @@ def test_a_long_message_is_cut_to_its_limit_and_says_so() -> None:
     assert report.message is not None
     assert len(report.message) == MAX_MESSAGE_CHARS
     assert report.message.endswith("…")
+
+
+@pytest.mark.parametrize("character", ["é", "\u20ac", "\U0001f600"])
+def test_a_message_of_multibyte_characters_is_cut_to_its_bytes_too(character: str) -> None:
+    # GIVEN a message of 200 characters of two, three or four bytes each
+    # WHEN it is reported THEN it is cut whole characters at a time to the byte limit
+    report = progress(0.5, character * MAX_MESSAGE_CHARS)
+    assert report.message is not None
+    assert len(report.message.encode()) <= MAX_MESSAGE_BYTES
+    assert report.message.endswith("…")
+    assert set(report.message[:-1]) == {character}
 
 
 def test_a_task_called_outside_a_worker_may_report_and_is_still_checked() -> None:

@@ -43,7 +43,7 @@ def _correlation_id(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         if name.lower() == HEADER.encode():
             candidate: str = value.decode("latin-1")
-            if _ACCEPTABLE.match(candidate):
+            if _ACCEPTABLE.fullmatch(candidate):  # match's $ would admit a final newline
                 return candidate
     event: Any = scope.get("aws.event") or {}
     request_id = (event.get("requestContext") or {}).get("requestId")

@@ -69,12 +69,13 @@ def caller_from_event(event: object, *, auth_enabled: bool) -> Caller:
             401, "authentication required: send 'Authorization: Bearer <token>' from the issuer"
         )
     # The periodic tasks' owner can never match the pattern; checked by name too, so that a
-    # looser pattern could not hand a caller the system's tasks.
-    if not _SAFE_OWNER.match(subject) or subject == SYSTEM_OWNER:
+    # looser pattern could not hand a caller the system's tasks. fullmatch: match's $ would
+    # admit a final newline.
+    if not _SAFE_OWNER.fullmatch(subject) or subject == SYSTEM_OWNER:
         raise IdentityRefused(
             403,
             "the token's subject (sub) cannot name your files: it must be 1-128 letters, digits "
-            "or ._@+=- and not start with '.'",
+            "or ._@+=-, the first a letter, digit, _ or -",
         )
     assert claims is not None
     return Caller(subject, _verified_email(claims))

@@ -20,9 +20,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.api.background import IsolatedBackgroundRoute
+from app.api.errors import MAX_ECHO_CHARS
 
-# Fields named in one 422: enough to fix a body, not a list as long as the body; with each
-# input cut to its first characters the echo stays within errors.MAX_ECHO_CHARS.
+# Fields named in one 422: enough to fix a body, not a list as long as the body. Each input
+# and each key of a loc is cut to its first characters, and all of them together to the
+# echo's bound.
 MAX_NAMED = 10
 MAX_INPUT_CHARS = 20
 NOT_FINITE = (
@@ -55,10 +57,18 @@ class InvalidJsonValueError(HTTPException):
     """
 
     def __init__(self, found: list[tuple[Location, str, str]]) -> None:
-        detail = [
-            {"type": "invalid_json_value", "loc": ["body", *loc], "msg": message, "input": text}
-            for loc, message, text in found[:MAX_NAMED]
-        ]
+        # The loc's keys come from the body as much as the input does: both share the echo.
+        budget = MAX_ECHO_CHARS
+        detail = []
+        for loc, message, text in found[:MAX_NAMED]:
+            if budget <= 0:
+                break
+            shown, budget = _echo(text, budget)  # first: the value refused says the most
+            shown_loc, budget = _echo_loc(loc, budget)
+            detail.append(
+                {"type": "invalid_json_value", "loc": ["body", *shown_loc], "msg": message}
+                | {"input": shown}
+            )
         super().__init__(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
 
 
@@ -117,25 +127,46 @@ def _locate(parsed: Any) -> list[tuple[Location, str, str]]:
     while stack and len(found) < MAX_NAMED:
         loc, value = stack.pop()
         if isinstance(value, _Refused):
-            found.append((loc, value.message, _shown(value.text)))
+            found.append((loc, value.message, value.text))
         elif isinstance(value, str) and _SURROGATE.search(value):
-            found.append((loc, NOT_UNICODE, _shown(value)))
+            found.append((loc, NOT_UNICODE, value))
         elif isinstance(value, dict):
             for key in value:
                 if _SURROGATE.search(key):
-                    found.append(((*loc, _shown(key, cut=False)), NOT_UNICODE, _shown(key)))
+                    found.append(((*loc, key), NOT_UNICODE, key))
             stack.extend(((*loc, key), item) for key, item in reversed(value.items()))
         elif isinstance(value, list):
             stack.extend(((*loc, index), item) for index, item in reversed(list(enumerate(value))))
     return found
 
 
-def _shown(text: str, *, cut: bool = True) -> str:
-    """``text`` as UTF-8 can carry it (a lone surrogate as its escape), cut to a few characters."""
+def _echo(text: str, budget: int) -> tuple[str, int]:
+    """``text`` as UTF-8 can carry it (a lone surrogate as its escape), cut to a few
+    characters and to ``budget`` (an ellipsis where cut, counted); and the budget left."""
     printable = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    if cut and len(printable) > MAX_INPUT_CHARS:
-        return printable[: MAX_INPUT_CHARS - 1] + "…"
-    return printable
+    limit = min(MAX_INPUT_CHARS, budget)
+    if len(printable) > limit:
+        printable = printable[: limit - 1] + "…" if limit > 0 else ""
+    return printable, budget - len(printable)
+
+
+def _echo_loc(loc: Location, budget: int) -> tuple[list[str | int], int]:
+    """``loc`` with each key cut as ``_echo`` cuts; where the budget runs out, the rest of a
+    deep loc is one ellipsis. List indexes are the parser's, not the client's text."""
+    shown: list[str | int] = []
+    for position, part in enumerate(loc):
+        if isinstance(part, int):
+            shown.append(part)
+            continue
+        more = position < len(loc) - 1
+        if budget <= 1 and more:
+            shown.append("…")
+            return shown, budget - 1
+        reserve = 1 if more else 0  # for that ellipsis
+        key, budget = _echo(part, budget - reserve)
+        budget += reserve
+        shown.append(key)
+    return shown, budget
 
 
 class StrictJsonRequest(Request):

@@ -9,6 +9,10 @@ PAYLOAD_PREFIX = "payloads/"
 # What the worker reads of a claim-checked payload at most: the API's request bodies are far
 # smaller, so anything larger was not written by the API.
 MAX_PAYLOAD_BYTES = 8 * 1024 * 1024
+# SQS's limit for one message, its body and attributes together: 1 MiB since August 2025
+# (256 KiB before), as is Lambda's SQS event source's; both queues' MaximumMessageSize says
+# so too (template.yaml).
+SQS_MAX_MESSAGE_BYTES = 1024 * 1024
 
 
 def payload_key(task_id: str) -> str:

@@ -168,6 +168,8 @@ class TaskListing:
 
     def _decode(self, cursor: str, owner: str) -> dict[str, Any]:
         """The ExclusiveStartKey a cursor names, if this API signed it for ``owner``."""
+        if len(cursor) > MAX_CURSOR_CHARS:  # longer than any cursor this API gives out
+            raise InvalidCursor(GARBLED)
         fields = self._cursors.verify(cursor)
         if set(fields) != {"o", "t"} or not _TASK_ID.match(str(fields["t"])):
             raise InvalidCursor(GARBLED)  # signed here, but by another version of this code

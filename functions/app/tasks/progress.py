@@ -25,11 +25,20 @@ from pydantic import BaseModel
 
 from app.observability import logger
 
-__all__ = ["MAX_MESSAGE_CHARS", "Progress", "ProgressReporter", "ProgressWriter", "progress"]
+__all__ = [
+    "MAX_MESSAGE_BYTES",
+    "MAX_MESSAGE_CHARS",
+    "Progress",
+    "ProgressReporter",
+    "ProgressWriter",
+    "progress",
+]
 
-# Keeps a record (and its listing index entry, which projects it) well under 1 KB: one write
-# unit per progress write.
+# Keeps a running record under 1 KB, one write unit per progress write (the table has no
+# index), even with the longest owner (128) and correlation id (200) and a task name of a few
+# words: DynamoDB counts bytes, so a message of multi-byte characters is cut sooner.
 MAX_MESSAGE_CHARS = 200
+MAX_MESSAGE_BYTES = 256
 
 
 class Progress(BaseModel):
@@ -41,7 +50,8 @@ class Progress(BaseModel):
 
 
 def progress(fraction: float, message: str | None = None) -> Progress:
-    """A validated report: ``fraction`` in [0, 1]; ``message`` cut to ``MAX_MESSAGE_CHARS``."""
+    """A validated report: ``fraction`` in [0, 1]; ``message`` cut to ``MAX_MESSAGE_CHARS``
+    characters and ``MAX_MESSAGE_BYTES`` bytes of UTF-8."""
     if isinstance(fraction, bool) or not isinstance(fraction, int | float):
         raise TypeError(f"progress fraction must be a number, not {type(fraction).__name__}")
     if not math.isfinite(fraction) or not 0 <= fraction <= 1:
@@ -50,6 +60,9 @@ def progress(fraction: float, message: str | None = None) -> Progress:
         raise TypeError(f"progress message must be a string, not {type(message).__name__}")
     if message is not None and len(message) > MAX_MESSAGE_CHARS:
         message = message[: MAX_MESSAGE_CHARS - 1] + "…"
+    if message is not None and len(encoded := message.encode()) > MAX_MESSAGE_BYTES:
+        cut = encoded[: MAX_MESSAGE_BYTES - len("…".encode())].decode("utf-8", "ignore")
+        message = cut + "…"
     return Progress(fraction=float(fraction), message=message, updated_at=datetime.now(UTC))
 
 

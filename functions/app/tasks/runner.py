@@ -33,7 +33,7 @@ from pydantic import ValidationError
 from app.observability import bind_correlation_id, logger, metrics
 from app.tasks import lifecycle, periodic
 from app.tasks.context import TaskContext
-from app.tasks.envelope import MAX_PAYLOAD_BYTES, TaskEnvelope
+from app.tasks.envelope import MAX_PAYLOAD_BYTES, SQS_MAX_MESSAGE_BYTES, TaskEnvelope
 from app.tasks.lifecycle import (
     Delivery,
     Exhausted,
@@ -60,6 +60,8 @@ if TYPE_CHECKING:
 __all__ = ["RetryPolicy", "TaskAttemptFailed", "TaskRunner"]
 
 MAX_MESSAGE_ATTRIBUTES = 10  # SQS's limit per message
+# What the dead_letter_reason attribute's name and type add to a message's size.
+REASON_OVERHEAD_BYTES = len("dead_letter_reason") + len("String")
 # Copied to the dead-letter queue before other attributes: they tie a message to its request.
 _KEEP_FIRST = ("correlation_id", "task_name")
 # The characters SQS refuses in a body or string attribute (it accepts #x9, #xA, #xD,
@@ -474,10 +476,13 @@ class TaskRunner:
             name: {"DataType": "String", "StringValue": value}
             for name, value in copied[: MAX_MESSAGE_ATTRIBUTES - 1]
         }
-        attributes["dead_letter_reason"] = {
-            "DataType": "String",
-            "StringValue": truncate(_sqs_text(reason)),
-        }
+        # SQS counts a message's attributes (name, type, value) with its body against its
+        # 1 MiB: a message sent inline at the limit leaves the reason only what is left.
+        room = SQS_MAX_MESSAGE_BYTES - len(record.body.encode()) - REASON_OVERHEAD_BYTES
+        room -= sum(_attribute_bytes(name, value) for name, value in attributes.items())
+        shown = _cut_to_bytes(truncate(_sqs_text(reason)), room)
+        if shown:  # SQS refuses an empty attribute; the log above has the reason anyway
+            attributes["dead_letter_reason"] = {"DataType": "String", "StringValue": shown}
         fifo: dict[str, str] = {}
         if self._dead_letter_queue_url.endswith(".fifo"):
             # Keep the message's own group, so a redrive restores its order.
@@ -493,6 +498,16 @@ class TaskRunner:
                 **fifo,  # type: ignore[arg-type]
             ),
         )
+
+
+def _attribute_bytes(name: str, value: "MessageAttributeValueTypeDef") -> int:
+    text = f"{name}{value['DataType']}{value.get('StringValue', '')}"
+    return len(text.encode())
+
+
+def _cut_to_bytes(text: str, limit: int) -> str:
+    """``text``'s longest prefix of at most ``limit`` UTF-8 bytes."""
+    return text.encode()[: max(limit, 0)].decode("utf-8", "ignore")
 
 
 def _remaining(lambda_context: LambdaContext | None) -> Callable[[], int]:

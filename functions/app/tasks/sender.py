@@ -23,7 +23,7 @@ from botocore.exceptions import (
 from pydantic import BaseModel
 
 from app.observability import logger
-from app.tasks.envelope import TaskEnvelope, payload_key
+from app.tasks.envelope import SQS_MAX_MESSAGE_BYTES, TaskEnvelope, payload_key
 from app.tasks.registry import TaskDefinition
 from app.tasks.schedule_slots import ScheduleSlots
 from app.tasks.schedules import MAX_INPUT_BYTES, TaskSchedules, seconds_until
@@ -37,10 +37,8 @@ if TYPE_CHECKING:
 
 MAX_DELAY_SECONDS = 900  # SQS's own limit for DelaySeconds
 SQS_BATCH_ENTRIES = 10  # SQS's limit for SendMessageBatch
-# SQS's limit for one message (its body and attributes) and for a whole batch: 1 MiB since
-# August 2025 (256 KiB before), as is Lambda's SQS event source's; the task queue's
-# MaximumMessageSize says so too (template.yaml).
-SQS_MAX_MESSAGE_BYTES = SQS_BATCH_BYTES = 1024 * 1024
+# A whole batch may be as large as one message (app.tasks.envelope.SQS_MAX_MESSAGE_BYTES).
+SQS_BATCH_BYTES = SQS_MAX_MESSAGE_BYTES
 # Room kept for a message's attributes (the task name, the correlation id).
 ATTRIBUTES_ALLOWANCE = 1024
 DISCARD_ATTEMPTS = 3  # tries to remove a refused task's status, each after botocore's own

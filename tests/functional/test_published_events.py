@@ -256,3 +256,31 @@ def test_the_worker_refuses_every_non_sqs_event_naming_its_source(
     assert source in str(refused.value)
     # AND nothing was sent to the dead-letter queue or recorded as a task
     assert stack.receive_messages(stack.dead_letter_queue_url) == []
+
+
+def _hand_made_batches() -> list[tuple[dict[str, Any], str]]:
+    """Batches AWS never sends, as a hand-written test event or a broken proxy makes them."""
+    [record] = sam("sqs", "receive-message").copy()["Records"]
+    [s3_record] = sam("s3", "put").copy()["Records"]
+    return [
+        ({"Records": [{"eventSource": "aws:sqs"}]}, "record 0 has no messageId or no text body"),
+        ({"Records": [{**record, "body": None}]}, "record 0 has no messageId or no text body"),
+        ({"Records": [record, s3_record]}, "a batch mixing records of aws:s3, aws:sqs"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("event", "named"), _hand_made_batches(), ids=["no-message-id", "null-body", "sqs-and-s3"]
+)
+def test_a_batch_sqs_could_not_have_sent_is_refused_by_name(
+    stack: Stack, event: dict[str, Any], named: str
+) -> None:
+    # GIVEN a batch that looks like SQS's but is not what SQS sends
+    # WHEN it reaches the worker
+    with pytest.raises(UnsupportedEventError) as refused:
+        stack.run_worker(event)
+    # THEN the error says what is wrong with it (never a KeyError, never a retry loop)
+    assert str(refused.value).startswith("the worker takes SQS batches only; it got ")
+    assert named in str(refused.value)
+    # AND nothing was sent to the dead-letter queue
+    assert stack.receive_messages(stack.dead_letter_queue_url) == []

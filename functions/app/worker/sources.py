@@ -27,12 +27,19 @@ REFUSED_METRIC = "UnsupportedEventRecords"
 
 def refuse_unless_sqs(event: Any) -> PartialItemFailureResponse | None:
     """None for an SQS batch; the answer for a stream batch; raises for any other event."""
-    records = event.get("Records") if isinstance(event, dict) else None
-    sources = {record_source(record) for record in records} if isinstance(records, list) else set()
+    found = event.get("Records") if isinstance(event, dict) else None
+    records: list[Any] = found if isinstance(found, list) else []
+    sources = {record_source(record) for record in records}
     if sources == {SQS}:
-        return None
-    source = describe(event)
-    count = len(records) if isinstance(records, list) else 1
+        malformed = _malformed_sqs_record(records)
+        if malformed is None:
+            return None
+        source = f"an SQS batch whose record {malformed} has no messageId or no text body"
+    elif len(sources) > 1:
+        source = "a batch mixing records of " + ", ".join(sorted(str(kind) for kind in sources))
+    else:
+        source = describe(event)
+    count = len(records) or 1
     # A metric, so that an alarm can tell of a trigger that was wired to the wrong function.
     metrics.add_metric(name=REFUSED_METRIC, unit=MetricUnit.Count, value=count)
     if sources and sources <= STREAM_SOURCES:
@@ -46,3 +53,12 @@ def refuse_unless_sqs(event: Any) -> PartialItemFailureResponse | None:
         )
         return {"batchItemFailures": []}
     raise UnsupportedEventError(f"the worker takes SQS batches only; it got {source}")
+
+
+def _malformed_sqs_record(records: list[Any]) -> int | None:
+    """The position of the first record SQS could not have sent (batch processing needs each
+    record's messageId to report it, and its body to read it), or None."""
+    for position, record in enumerate(records):
+        if not (isinstance(record.get("messageId"), str) and isinstance(record.get("body"), str)):
+            return position
+    return None

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from app import aws
 from app.config import get_settings
@@ -101,6 +102,33 @@ def test_a_dead_task_of_the_largest_inline_message_reaches_the_dead_letter_queue
     assert dead["Body"] == message["Body"]
     reason = dead["MessageAttributes"]["dead_letter_reason"]["StringValue"]
     assert reason.startswith("eeee")
+    assert stack.task_status(task_id)["status"] == "dead"
+
+
+def test_a_dead_letter_copy_refused_as_written_is_not_tried_again_until_the_deadline(
+    stack: Stack,
+) -> None:
+    # GIVEN a task that fails for good, and a dead-letter queue that refuses its copy as
+    # invalid (an answer a second try would get again)
+    task_id = sender(stack).send(
+        sample_tasks.sized, sample_tasks.Sized(error_chars=10, permanent=True)
+    )
+    tries: list[str] = []
+
+    def refuse(params: dict[str, Any], **_: Any) -> None:
+        if params.get("QueueUrl") == stack.dead_letter_queue_url:
+            tries.append(params["QueueUrl"])
+            raise ClientError(
+                {"Error": {"Code": "InvalidParameterValue", "Message": "refused"}}, "SendMessage"
+            )
+
+    stack.sqs.meta.events.register("before-parameter-build.sqs.SendMessage", refuse)
+    # WHEN the worker runs it
+    response = stack.run_worker(stack.queued_event())
+    # THEN the copy was tried once, not again and again until the invocation's time ran out,
+    # and the record is left to SQS (reported failed, so it is received again) rather than lost
+    assert tries == [stack.dead_letter_queue_url]
+    assert len(response["batchItemFailures"]) == 1
     assert stack.task_status(task_id)["status"] == "dead"
 
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from pydantic import ValidationError
 
 from app.observability import bind_correlation_id, logger, metrics
@@ -389,7 +389,9 @@ class TaskRunner:
             logger.error("the task's lease passed to another worker before its outcome landed")
 
     def _persist(self, write: Callable[[], T], *, share: float = 1.0) -> T:
-        """``write``, tried again after AWS errors (throttling, 5xx, lost connections).
+        """``write``, tried again after AWS errors (throttling, 5xx, lost connections); a
+        request refused as written (a validation error) is raised at once, as a retry would
+        only be refused again.
 
         An outcome that is never written would leave the effect to run again, so writes get
         more tries than botocore's own: as many as fit in ``share`` of the invocation's time
@@ -403,8 +405,8 @@ class TaskRunner:
         while True:
             try:
                 return write()
-            except (ClientError, BotoCoreError):
-                if remaining() / 1000 - pause < keep:
+            except (ClientError, BotoCoreError) as error:
+                if _refused_for_good(error) or remaining() / 1000 - pause < keep:
                     raise
                 logger.warning("AWS write failed; trying again", exc_info=True)
                 self._pause(pause)
@@ -508,6 +510,29 @@ def _attribute_bytes(name: str, value: "MessageAttributeValueTypeDef") -> int:
 def _cut_to_bytes(text: str, limit: int) -> str:
     """``text``'s longest prefix of at most ``limit`` UTF-8 bytes."""
     return text.encode()[: max(limit, 0)].decode("utf-8", "ignore")
+
+
+# Answers to the request itself, which a second try would get again: trying until the
+# invocation's time is up would only hold the batch (and its record's outcome) that long.
+_INVALID_REQUEST_CODES = frozenset(
+    {
+        "InvalidAttributeValue",
+        "InvalidMessageContents",
+        "InvalidParameterCombination",
+        "InvalidParameterValue",
+        "MissingParameter",
+        "ValidationException",
+    }
+)
+
+
+def _refused_for_good(error: ClientError | BotoCoreError) -> bool:
+    """Whether AWS (or botocore, before sending) refused the request as it is written."""
+    if isinstance(error, ParamValidationError):
+        return True
+    return isinstance(error, ClientError) and (
+        error.response.get("Error", {}).get("Code") in _INVALID_REQUEST_CODES
+    )
 
 
 def _remaining(lambda_context: LambdaContext | None) -> Callable[[], int]:

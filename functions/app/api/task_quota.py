@@ -20,14 +20,11 @@ class QuotaBoundTasks(TaskSender):
     ``send`` goes through ``send_many``, so charging there charges every way of sending.
     """
 
-    def __init__(
-        self, *, quota: HourlyQuota, tasks_per_hour: int, owner: str, **sender: Any
-    ) -> None:
+    def __init__(self, *, quota: HourlyQuota, tasks_per_hour: int, **sender: Any) -> None:
         """``sender`` are TaskSender's own arguments."""
-        super().__init__(owner=owner, **sender)
+        super().__init__(**sender)
         self._quota = quota
         self._tasks_per_hour = tasks_per_hour
-        self._quota_owner = owner
 
     def send_many(self, requests: Sequence[TaskRequest]) -> list[str]:
         """Queue several tasks (TaskSender.send_many), charging the quota once for them all."""
@@ -36,5 +33,5 @@ class QuotaBoundTasks(TaskSender):
             # is refused before the quota counts it.
             self.validate(request)
         if requests:
-            self._quota.consume(self._quota_owner, QUOTA_KIND, len(requests), self._tasks_per_hour)
+            self._quota.consume(self._owner, QUOTA_KIND, len(requests), self._tasks_per_hour)
         return super().send_many(requests)

@@ -155,10 +155,22 @@ def _short(item: Any, budget: int) -> tuple[Any, int]:
     return _printable(jsonable_encoder(short)), used
 
 
+def printable(text: str) -> str:
+    """``text`` with each lone surrogate (which UTF-8 cannot carry) shown as its escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` within ``limit`` characters, an ellipsis where it was cut (counted in them)."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…" if limit > 0 else ""
+
+
 def _printable(value: Any) -> Any:
-    """``value`` with each lone surrogate (which UTF-8 cannot carry) shown as its escape."""
+    """``value`` with each of its strings, keys included, made ``printable``."""
     if isinstance(value, str):
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return printable(value)
     if isinstance(value, list):
         return [_printable(item) for item in value]
     if isinstance(value, dict):
@@ -179,7 +191,7 @@ def _clip(value: Any, budget: int) -> tuple[Any, int]:
     if len(text) <= budget:
         shown = value if isinstance(value, str) else json.loads(text) if exact else text
         return shown, len(text)
-    return (text[: budget - 1] + "…" if budget else ""), budget
+    return cut(text, budget), budget
 
 
 def _as_text(value: Any) -> tuple[str, bool]:

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.api.background import IsolatedBackgroundRoute
-from app.api.errors import MAX_ECHO_CHARS
+from app.api.errors import MAX_ECHO_CHARS, cut, printable
 
 # Fields named in one 422: enough to fix a body, not a list as long as the body. Each input
 # and each key of a loc is cut to its first characters, and all of them together to the
@@ -143,11 +143,8 @@ def _locate(parsed: Any) -> list[tuple[Location, str, str]]:
 def _echo(text: str, budget: int) -> tuple[str, int]:
     """``text`` as UTF-8 can carry it (a lone surrogate as its escape), cut to a few
     characters and to ``budget`` (an ellipsis where cut, counted); and the budget left."""
-    printable = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    limit = min(MAX_INPUT_CHARS, budget)
-    if len(printable) > limit:
-        printable = printable[: limit - 1] + "…" if limit > 0 else ""
-    return printable, budget - len(printable)
+    shown = cut(printable(text), min(MAX_INPUT_CHARS, budget))
+    return shown, budget - len(shown)
 
 
 def _echo_loc(loc: Location, budget: int) -> tuple[list[str | int], int]:

@@ -111,7 +111,7 @@ class PostResponseHandler:
             try:
                 body = _request_body(event)
             except InvalidRequestBody as error:
-                return handler(_bad_request(str(error)))
+                return handler(_error_response(400, str(error)))
             scope = handler.scope
             base_path = normalize_base_path(self._base_path())
             prefix = prefix_scope(event, scope["path"], base_path)
@@ -124,7 +124,9 @@ class PostResponseHandler:
             if not cycle.finished.wait(_budget(deadline, self._margin)):
                 rest.cancel()
                 logger.error("no response before the function timeout; request cancelled")
-                return handler(_timeout_response())
+                return handler(
+                    _error_response(504, "the request did not complete before the function timeout")
+                )
             if not rest.done():
                 held = self._continue_after_response(rest, deadline, context.aws_request_id)
                 if not held:
@@ -236,17 +238,10 @@ def _request_body(event: dict[str, Any]) -> bytes:
     return body.encode("utf-8", "surrogatepass")
 
 
-def _bad_request(message: str) -> Response:
+def _error_response(status: int, detail: str) -> Response:
+    """An answer the adapter gives itself, where the app has given none."""
     return {
-        "status": 400,
+        "status": status,
         "headers": [[b"content-type", b"application/json"]],
-        "body": json.dumps({"detail": message}).encode(),
-    }
-
-
-def _timeout_response() -> Response:
-    return {
-        "status": 504,
-        "headers": [[b"content-type", b"application/json"]],
-        "body": b'{"detail":"the request did not complete before the function timeout"}',
+        "body": json.dumps({"detail": detail}, separators=(",", ":")).encode(),
     }

@@ -66,8 +66,12 @@ class InvalidJsonValueError(HTTPException):
             shown, budget = _echo(text, budget)  # first: the value refused says the most
             shown_loc, budget = _echo_loc(loc, budget)
             detail.append(
-                {"type": "invalid_json_value", "loc": ["body", *shown_loc], "msg": message}
-                | {"input": shown}
+                {
+                    "type": "invalid_json_value",
+                    "loc": ["body", *shown_loc],
+                    "msg": message,
+                    "input": shown,
+                }
             )
         super().__init__(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
 

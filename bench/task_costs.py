@@ -55,7 +55,7 @@ from app.tasks.registry import TaskResult, task
 from app.tasks.sender import TaskSender
 from app.worker import wiring
 from bench.billing import batch_get_read_units, query_read_units
-from bench.metering import DESIGNS, PRICE, PRICES_DATE, Bill, Meter, dynamodb_dollars
+from bench.metering import DESIGNS, PRICE, PRICES_DATE, Bill, Meter
 from infra.local.scheduler import LocalScheduler
 from tests.functional.stack import Stack, moto_stack
 from tests.lambda_context import FakeContext
@@ -278,7 +278,7 @@ def main() -> None:
     for name, bill in bills.items():
         cells = "".join(f"{bill.dollars(design) * TASKS:>{width},.2f}" for design in designs)
         ratio = bill.dollars(designs[0]) / bill.dollars(baseline)
-        ours, theirs = (dynamodb_dollars(bill, design) * TASKS for design in (designs[0], baseline))
+        ours, theirs = (bill.dynamodb_dollars(design) * TASKS for design in (designs[0], baseline))
         print(f"    {name:<34}{cells}{ratio:>7.2f}{ours:>{width},.2f}{theirs:>10,.2f}")
 
 

@@ -38,6 +38,9 @@ PRICE = {
     "lambda_gb_second_arm64": 0.0000133334,  # the template's default Architecture
 }
 
+# The owner-created index's NonKeyAttributes in template.yaml before the table was keyed by
+# owner, copied as they were: the baseline is what was deployed, so it is not derived from
+# app.tasks.listing.SHOWN (the same names today), which a later listing may change.
 PREVIOUS_PROJECTION = (
     "name",
     "status",

@@ -151,9 +151,9 @@ TITLE = "Recent tasks, newest first"
 def _whole(table: Table, tasks: list[TaskRow], width: int) -> bool:
     """Whether ``table``, drawn ``width`` columns wide, shows every header and the cells that
     never fold (ids, states, times) whole: rich shortens a column that does not fit."""
-    console = Console(file=io.StringIO(), width=width, color_system=None)
-    console.print(table)
-    drawn = console.file.getvalue() if isinstance(console.file, io.StringIO) else ""
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, color_system=None).print(table)
+    drawn = buffer.getvalue()
     cells = [str(column.header) for column in table.columns]
     for row in tasks:
         cells += [row.task_id, row.status, _time(row.updated_at)]

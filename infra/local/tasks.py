@@ -21,7 +21,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -113,6 +113,11 @@ class Layout:
     name: bool = True
 
 
+# Percentages without bars, under shorter headers.
+_BARLESS = Layout(
+    created=False, owner=False, bar=False, attempts_header="tries", progress_header="done"
+)
+
 # Widest first; the first whose narrowest rendering fits the terminal is drawn, so no column is
 # ever cut: the owner and created time go first, then the bar (the percentage stays), then the
 # name. Ids always stay whole, to paste into GET /tasks/{id}.
@@ -120,15 +125,8 @@ LAYOUTS = (
     Layout(),
     Layout(created=False),
     Layout(created=False, owner=False),
-    Layout(created=False, owner=False, bar=False, attempts_header="tries", progress_header="done"),
-    Layout(
-        created=False,
-        owner=False,
-        bar=False,
-        attempts_header="tries",
-        progress_header="done",
-        name=False,
-    ),
+    _BARLESS,
+    replace(_BARLESS, name=False),
 )
 
 

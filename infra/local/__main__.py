@@ -192,16 +192,16 @@ def banner(
 
 def state_line(options: Options, restored: bool, environment: Mapping[str, str]) -> str:
     """Where the state comes from and what it holds; how to get the other start."""
-    held = state.summary(
-        environment["BUCKET_NAME"],
-        environment["UPLOADS_PREFIX"],
-        environment["TASK_TABLE_NAME"],
-        environment["SCHEDULE_GROUP_NAME"],
-    )
     where = state.state_file(options.state_dir)
     if options.clean:
         return f"clean start (CLEAN=1); saved to {where} on Ctrl-C"
     if restored:
+        held = state.summary(
+            environment["BUCKET_NAME"],
+            environment["UPLOADS_PREFIX"],
+            environment["TASK_TABLE_NAME"],
+            environment["SCHEDULE_GROUP_NAME"],
+        )
         return f"restored from {where} ({held}); `make run CLEAN=1` starts empty"
     return f"nothing saved yet: starting empty; saved to {where} on Ctrl-C"
 

@@ -18,6 +18,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -149,7 +150,7 @@ class PostPolicyCheck:
         if refusal is not None:
             body = refusal.xml()
             start_response(
-                f"{refusal.status} {'Forbidden' if refusal.status == 403 else 'Bad Request'}",
+                f"{refusal.status} {HTTPStatus(refusal.status).phrase}",
                 [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))],
             )
             return [body]

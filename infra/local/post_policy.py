@@ -47,6 +47,9 @@ class Refusal:
         return f'<?xml version="1.0" encoding="UTF-8"?>\n<Error>{"".join(parts)}</Error>'.encode()
 
 
+_INVALID_CONDITION = Refusal(400, "InvalidPolicyDocument", "Invalid Policy: Invalid Condition.", {})
+
+
 def _denied(reason: str) -> Refusal:
     return Refusal(403, "AccessDenied", f"Invalid according to Policy: {reason}", {})
 
@@ -94,9 +97,7 @@ def _check(
         equal = all(values.get(name.lower()) == str(value) for name, value in condition.items())
         return (None if equal else failed), names
     if not isinstance(condition, list) or len(condition) != 3:
-        return Refusal(
-            400, "InvalidPolicyDocument", "Invalid Policy: Invalid Condition.", {}
-        ), set()
+        return _INVALID_CONDITION, set()
     operator, first, second = condition
     if str(operator).lower() == "content-length-range":
         low, high = int(first), int(second)
@@ -115,7 +116,7 @@ def _check(
         return (None if value == str(second) else failed), {name}
     if str(operator).lower() == "starts-with":
         return (None if value.startswith(str(second)) else failed), {name}
-    return Refusal(400, "InvalidPolicyDocument", "Invalid Policy: Invalid Condition.", {}), set()
+    return _INVALID_CONDITION, set()
 
 
 class PostPolicyCheck:

@@ -38,6 +38,9 @@ PRICE = {
     "lambda_gb_second_arm64": 0.0000133334,  # the template's default Architecture
 }
 
+# The owner-created index's NonKeyAttributes in template.yaml before the table was keyed by
+# owner, copied as they were: the baseline is what was deployed, so it is not derived from
+# app.tasks.listing.SHOWN (the same names today), which a later listing may change.
 PREVIOUS_PROJECTION = (
     "name",
     "status",
@@ -79,10 +82,15 @@ class Bill:
     lambda_requests: int = 0
     gb_seconds: float = 0.0
 
-    def dollars(self, design: str) -> float:
+    def dynamodb_dollars(self, design: str) -> float:
         return (
             self.write_units[design] * PRICE["dynamodb_write_unit"]
             + self.read_units[design] * PRICE["dynamodb_read_unit"]
+        )
+
+    def dollars(self, design: str) -> float:
+        return (
+            self.dynamodb_dollars(design)
             + self.sqs_requests * PRICE["sqs_request"]
             + self.s3_puts * PRICE["s3_put"]
             + self.s3_gets * PRICE["s3_get"]
@@ -102,8 +110,9 @@ class Meter:
         self._peek = boto3.client("dynamodb")  # outside the hooks
         self._before: dict[int, Any] = {}
         self._sent: dict[int, dict[str, Any]] = {}
+        template = load_template()
         self._memory = {
-            function_id: function_settings(load_template(), function_id).memory_size_mb
+            function_id: function_settings(template, function_id).memory_size_mb
             for function_id in ("ApiFunction", "WorkerFunction")
         }
 
@@ -193,10 +202,3 @@ def _message_bytes(message: dict[str, Any]) -> int:
         text = value.get("StringValue") or ""
         size += len(name.encode()) + len(value["DataType"].encode()) + len(text.encode())
     return size
-
-
-def dynamodb_dollars(bill: Bill, design: str) -> float:
-    return (
-        bill.write_units[design] * PRICE["dynamodb_write_unit"]
-        + bill.read_units[design] * PRICE["dynamodb_read_unit"]
-    )

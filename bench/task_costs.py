@@ -55,22 +55,14 @@ from app.tasks.registry import TaskResult, task
 from app.tasks.sender import TaskSender
 from app.worker import wiring
 from bench.billing import batch_get_read_units, query_read_units
-from bench.metering import DESIGNS, PRICE, PRICES_DATE, Bill, Meter, dynamodb_dollars
+from bench.metering import DESIGNS, PRICE, PRICES_DATE, Bill, Meter
 from infra.local.scheduler import LocalScheduler
+from tests.functional.sample_tasks import Blob, measure_blob
 from tests.functional.stack import Stack, moto_stack
 from tests.lambda_context import FakeContext
 
 TASKS = 1_000_000
 UPLOAD = "uploads/local/report.csv"
-
-
-class Blob(BaseModel):
-    text: str
-
-
-@task("bench_blob")
-def blob(arguments: Blob) -> TaskResult:
-    return {"length": len(arguments.text)}
 
 
 class Minute(BaseModel):
@@ -134,7 +126,9 @@ def send_from_a_route(stack: Stack, meter: Meter, send: Callable[[TaskSender], s
 def large_argument(stack: Stack, meter: Meter) -> None:
     """A task with a 600 KiB argument, sent from a route, then run: inline in its message."""
     text = "x" * (600 * 1024)
-    task_id = send_from_a_route(stack, meter, lambda sender: sender.send(blob, Blob(text=text)))
+    task_id = send_from_a_route(
+        stack, meter, lambda sender: sender.send(measure_blob, Blob(text=text))
+    )
     run_worker(stack, meter)
     succeeded(stack, task_id)
 
@@ -278,7 +272,7 @@ def main() -> None:
     for name, bill in bills.items():
         cells = "".join(f"{bill.dollars(design) * TASKS:>{width},.2f}" for design in designs)
         ratio = bill.dollars(designs[0]) / bill.dollars(baseline)
-        ours, theirs = (dynamodb_dollars(bill, design) * TASKS for design in (designs[0], baseline))
+        ours, theirs = (bill.dynamodb_dollars(design) * TASKS for design in (designs[0], baseline))
         print(f"    {name:<34}{cells}{ratio:>7.2f}{ours:>{width},.2f}{theirs:>10,.2f}")
 
 

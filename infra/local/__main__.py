@@ -35,7 +35,7 @@ import boto3
 
 from app.api.identity import LOCAL_OWNER
 from infra.local import function_process, state
-from infra.local.function_process import LOG_FORMAT, function_process_environment
+from infra.local.function_process import function_process_environment
 from infra.local.poller import PollerSettings
 from infra.local.resources import create_resources
 from infra.local.scheduler import LocalScheduler
@@ -192,16 +192,16 @@ def banner(
 
 def state_line(options: Options, restored: bool, environment: Mapping[str, str]) -> str:
     """Where the state comes from and what it holds; how to get the other start."""
-    held = state.summary(
-        environment["BUCKET_NAME"],
-        environment["UPLOADS_PREFIX"],
-        environment["TASK_TABLE_NAME"],
-        environment["SCHEDULE_GROUP_NAME"],
-    )
     where = state.state_file(options.state_dir)
     if options.clean:
         return f"clean start (CLEAN=1); saved to {where} on Ctrl-C"
     if restored:
+        held = state.summary(
+            environment["BUCKET_NAME"],
+            environment["UPLOADS_PREFIX"],
+            environment["TASK_TABLE_NAME"],
+            environment["SCHEDULE_GROUP_NAME"],
+        )
         return f"restored from {where} ({held}); `make run CLEAN=1` starts empty"
     return f"nothing saved yet: starting empty; saved to {where} on Ctrl-C"
 
@@ -242,9 +242,7 @@ def main(options: Options | None = None) -> int:
 
 def serve(options: Options, aws_socket: socket.socket, api_socket: socket.socket) -> int:
     """Everything on the two bound sockets until Ctrl-C (or SIGTERM), or a function exits."""
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    for chatty in ("botocore", "werkzeug"):  # a line per AWS call drowns the app's own logs
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    function_process.configure_logging()
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     endpoint_url = f"http://{HOST}:{options.aws_port}"
     server: MotoServer | None = None

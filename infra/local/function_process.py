@@ -87,9 +87,12 @@ def load_object(reference: str) -> Any:
     return getattr(importlib.import_module(module_name), attribute)
 
 
-def _configure_logging() -> None:
-    # Before the function's code is imported, as Lambda's runtime does: Powertools' Logger then
-    # finds this handler and filters its own records out of it, so each is printed once.
+def configure_logging() -> None:
+    """The local stack's log lines, in its own process and in each function's.
+
+    In a function's, before its code is imported, as Lambda's runtime does: Powertools' Logger
+    then finds this handler and filters its own records out of it, so each is printed once.
+    """
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     for chatty in ("botocore", "werkzeug"):  # a line per AWS call drowns the app's own logs
         logging.getLogger(chatty).setLevel(logging.WARNING)
@@ -147,7 +150,7 @@ def run_api(app_reference: str, fd: int) -> int:
 
 def main(argv: list[str]) -> int:
     kind, reference, argument = argv
-    _configure_logging()
+    configure_logging()
     if kind == "worker":
         return run_worker(reference, PollerSettings(**json.loads(argument)))
     if kind == "api":

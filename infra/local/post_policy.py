@@ -18,6 +18,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -44,6 +45,9 @@ class Refusal:
         parts = [f"<Code>{self.code}</Code>", f"<Message>{escape(self.message)}</Message>"]
         parts += [f"<{name}>{escape(str(value))}</{name}>" for name, value in self.details.items()]
         return f'<?xml version="1.0" encoding="UTF-8"?>\n<Error>{"".join(parts)}</Error>'.encode()
+
+
+_INVALID_CONDITION = Refusal(400, "InvalidPolicyDocument", "Invalid Policy: Invalid Condition.", {})
 
 
 def _denied(reason: str) -> Refusal:
@@ -93,9 +97,7 @@ def _check(
         equal = all(values.get(name.lower()) == str(value) for name, value in condition.items())
         return (None if equal else failed), names
     if not isinstance(condition, list) or len(condition) != 3:
-        return Refusal(
-            400, "InvalidPolicyDocument", "Invalid Policy: Invalid Condition.", {}
-        ), set()
+        return _INVALID_CONDITION, set()
     operator, first, second = condition
     if str(operator).lower() == "content-length-range":
         low, high = int(first), int(second)
@@ -114,7 +116,7 @@ def _check(
         return (None if value == str(second) else failed), {name}
     if str(operator).lower() == "starts-with":
         return (None if value.startswith(str(second)) else failed), {name}
-    return Refusal(400, "InvalidPolicyDocument", "Invalid Policy: Invalid Condition.", {}), set()
+    return _INVALID_CONDITION, set()
 
 
 class PostPolicyCheck:
@@ -149,7 +151,7 @@ class PostPolicyCheck:
         if refusal is not None:
             body = refusal.xml()
             start_response(
-                f"{refusal.status} {'Forbidden' if refusal.status == 403 else 'Bad Request'}",
+                f"{refusal.status} {HTTPStatus(refusal.status).phrase}",
                 [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))],
             )
             return [body]

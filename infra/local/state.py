@@ -116,10 +116,9 @@ def summary(bucket: str, uploads_prefix: str, task_table: str, schedule_group: s
         for page in dynamodb.get_paginator("scan").paginate(TableName=task_table, Select="COUNT")
     )
     schedules = sum(
-        1
+        len(page.get("Schedules", []))
         for page in boto3.client("scheduler")
         .get_paginator("list_schedules")
         .paginate(GroupName=schedule_group, NamePrefix=SCHEDULE_PREFIX)
-        for _ in page.get("Schedules", [])
     )
     return f"uploads: {uploads}, task records: {tasks}, tasks scheduled: {schedules}"

@@ -21,7 +21,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -113,6 +113,11 @@ class Layout:
     name: bool = True
 
 
+# Percentages without bars, under shorter headers.
+_BARLESS = Layout(
+    created=False, owner=False, bar=False, attempts_header="tries", progress_header="done"
+)
+
 # Widest first; the first whose narrowest rendering fits the terminal is drawn, so no column is
 # ever cut: the owner and created time go first, then the bar (the percentage stays), then the
 # name. Ids always stay whole, to paste into GET /tasks/{id}.
@@ -120,15 +125,8 @@ LAYOUTS = (
     Layout(),
     Layout(created=False),
     Layout(created=False, owner=False),
-    Layout(created=False, owner=False, bar=False, attempts_header="tries", progress_header="done"),
-    Layout(
-        created=False,
-        owner=False,
-        bar=False,
-        attempts_header="tries",
-        progress_header="done",
-        name=False,
-    ),
+    _BARLESS,
+    replace(_BARLESS, name=False),
 )
 
 
@@ -151,9 +149,9 @@ TITLE = "Recent tasks, newest first"
 def _whole(table: Table, tasks: list[TaskRow], width: int) -> bool:
     """Whether ``table``, drawn ``width`` columns wide, shows every header and the cells that
     never fold (ids, states, times) whole: rich shortens a column that does not fit."""
-    console = Console(file=io.StringIO(), width=width, color_system=None)
-    console.print(table)
-    drawn = console.file.getvalue() if isinstance(console.file, io.StringIO) else ""
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, color_system=None).print(table)
+    drawn = buffer.getvalue()
     cells = [str(column.header) for column in table.columns]
     for row in tasks:
         cells += [row.task_id, row.status, _time(row.updated_at)]

@@ -24,7 +24,8 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-SERVICES = ("s3", "sqs", "dynamodb", "scheduler", "ses")
+# secretsmanager: the stack's cursor key, so a client's listing cursor outlives a restart.
+SERVICES = ("s3", "sqs", "dynamodb", "scheduler", "ses", "secretsmanager")
 # A BackendDict's own fields, made anew in every process.
 _OWN_FIELDS = frozenset(
     {"backend", "service_name", "_use_boto3_regions", "_additional_regions", "_id"}

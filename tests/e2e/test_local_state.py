@@ -68,6 +68,9 @@ def test_uploads_tasks_and_schedules_survive_a_restart_and_clean_starts_empty(
         later = client.post("/process/", params={"file_path": key, "run_at": next_year})
         assert later.status_code == 202, later.text
         scheduled = later.json()["task_id"]
+        # ... and a listing's cursor to the next page, kept by a client
+        cursor = client.get("/tasks", params={"limit": 1}).json()["next_cursor"]
+        assert cursor is not None
         # WHEN the user stops it with Ctrl-C
         log = stop_with_ctrl_c(stack)
         assert "state saved to" in log
@@ -86,6 +89,10 @@ def test_uploads_tasks_and_schedules_survive_a_restart_and_clean_starts_empty(
         assert first["status"] == "succeeded"
         assert first["result"]["lines"] == 2
         assert client.get(f"/tasks/{scheduled}").json()["status"] == "scheduled"
+        # AND the client's cursor still leads to the next page (the stack kept its signing key)
+        next_page = client.get("/tasks", params={"limit": 1, "cursor": cursor})
+        assert next_page.status_code == 200, next_page.text
+        assert [task["task_id"] for task in next_page.json()["tasks"]] == [done]
         # AND the year-ahead schedule still waits in its group
         assert task_schedules(stack) == [f"task-{scheduled}"]
         # AND the old upload's key can be processed again, and succeeds
